@@ -1,0 +1,57 @@
+package cola.cli;
+
+import cola.backend.cpu.CpuBackend;
+import cola.backend.cpu.CpuKernels;
+import cola.backend.cuda.CudaRuntime;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * cola's command line. Today it reports what the engine runs on (version, CPU ISA, GEMM library, threads, CUDA);
+ * train / eval / compare / export / probe / import arrive with their issues.
+ */
+@Command(name = "cola", mixinStandardHelpOptions = true, versionProvider = ColaTrainer.Version.class,
+        description = {"cola: LoRA and Chain-of-LoRA (COLA) fine-tuning on the JVM.", ""},
+        subcommands = {ColaTrainer.Info.class, CommandLine.HelpCommand.class})
+public final class ColaTrainer implements Callable<Integer> {
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new ColaTrainer()).execute(args));
+    }
+
+    @Override
+    public Integer call() {
+        return new Info().call();
+    }
+
+    /** Prints the runtime report; also what `java -jar cola.jar` with no arguments does. */
+    @Command(name = "info", description = "Print the version, CPU features, GEMM library, threads and CUDA status.")
+    static final class Info implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            System.out.println("cola " + Version.VERSION + " (native " + nativeVersion() + ")");
+            System.out.println("  java       " + System.getProperty("java.version") + " on "
+                    + System.getProperty("os.name") + " " + System.getProperty("os.arch"));
+            System.out.println("  cpu isa    " + CpuBackend.isa() + " (runtime dispatch: avx512 / avx2 / scalar)");
+            System.out.println("  gemm       " + CpuBackend.gemmLibrary());
+            System.out.println("  threads    " + CpuBackend.maxThreads() + " (OMP_NUM_THREADS to change)");
+            System.out.println("  cuda       " + CudaRuntime.describe());
+            return 0;
+        }
+
+        private static String nativeVersion() {
+            CpuKernels.load();
+            return CpuKernels.cola_cpu_version();
+        }
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        static final String VERSION = "0.1.0";
+
+        @Override
+        public String[] getVersion() {
+            return new String[] {"cola " + VERSION};
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package cola.tensor;
+
+/** A slice of an {@link Arena} chunk, valid only during the arena generation it was allocated in. */
+final class ArenaStorage extends Storage {
+    private final Arena arena;
+    private final long generation;
+    private final long address;
+
+    ArenaStorage(Arena arena, long generation, long address, long bytes) {
+        super(bytes, Device.CPU);
+        this.arena = arena;
+        this.generation = generation;
+        this.address = address;
+    }
+
+    @Override
+    long base() {
+        if (!isAlive()) throw new IllegalStateException("arena tensor used after " + deadReason());
+        return address;
+    }
+
+    @Override
+    boolean isAlive() {
+        return arena.isLive(generation);
+    }
+
+    @Override
+    void release() {
+        throw new IllegalStateException("arena tensors are freed by Arena.reset()/close(), not one by one");
+    }
+
+    @Override
+    String deadReason() {
+        return arena.isClosed() ? "the arena was closed" : "the arena was reset";
+    }
+}

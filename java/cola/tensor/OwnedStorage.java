@@ -1,0 +1,41 @@
+package cola.tensor;
+
+import cola.backend.cpu.CpuKernels;
+
+/** Host memory from cola_alloc (64-byte aligned, zero-filled), freed exactly once by its owner tensor. */
+final class OwnedStorage extends Storage {
+    private long address;
+
+    OwnedStorage(long bytes) {
+        super(bytes, Device.CPU);
+        CpuKernels.load();
+        long a = CpuKernels.cola_alloc(bytes);
+        if (a == 0) {
+            throw new OutOfMemoryError("cola_alloc: could not allocate " + bytes + " bytes of native memory");
+        }
+        this.address = a;
+    }
+
+    @Override
+    long base() {
+        if (address == 0) throw new IllegalStateException("tensor memory was already freed (" + deadReason() + ")");
+        return address;
+    }
+
+    @Override
+    boolean isAlive() {
+        return address != 0;
+    }
+
+    @Override
+    void release() {
+        if (address == 0) throw new IllegalStateException("tensor closed twice");
+        CpuKernels.cola_free(address);
+        address = 0;
+    }
+
+    @Override
+    String deadReason() {
+        return "its owner tensor was closed";
+    }
+}

@@ -1,0 +1,284 @@
+package cola.tensor;
+
+import cola.backend.cpu.CpuKernels;
+import java.util.Arrays;
+
+/**
+ * An off-heap, row-major, contiguous tensor: a typed, shaped window onto native memory.
+ *
+ * <p>Ownership is explicit. A tensor made by {@link #zeros} owns its memory and frees it on {@link #close()}; a tensor
+ * from an {@link Arena} lives until the arena's next reset; {@link #view} and {@link #narrow} share memory with their
+ * source and free nothing. Closing twice, or using a tensor whose memory is gone, throws
+ * {@link IllegalStateException} — no freed address ever reaches native code.
+ */
+public final class Tensor implements AutoCloseable {
+    private final Storage storage;
+    private final long offsetBytes;
+    private final long[] shape;
+    private final DType dtype;
+    private final boolean owner;
+    private final long numel;
+    private boolean closed;
+
+    Tensor(Storage storage, long offsetBytes, DType dtype, long[] shape, boolean owner) {
+        this.storage = storage;
+        this.offsetBytes = offsetBytes;
+        this.dtype = dtype;
+        this.shape = shape;
+        this.owner = owner;
+        this.numel = numelOf(shape);
+        if (offsetBytes + numel * dtype.bytes > storage.bytes) {
+            throw new IllegalArgumentException("tensor " + describe() + " does not fit its storage");
+        }
+    }
+
+    // ------------------------------------------------------------------ construction
+
+    /** A zero-filled host tensor that owns its memory. */
+    public static Tensor zeros(DType dtype, long... shape) {
+        long[] s = checkShape(shape);
+        return new Tensor(new OwnedStorage(Math.max(1, numelOf(s)) * dtype.bytes), 0, dtype, s, true);
+    }
+
+    /** An f32 host tensor holding a copy of {@code data}. */
+    public static Tensor of(float[] data, long... shape) {
+        Tensor t = zeros(DType.F32, shape);
+        t.copyFrom(data);
+        return t;
+    }
+
+    /** An i32 host tensor (token ids, positions, masks) holding a copy of {@code data}. */
+    public static Tensor ofInts(int[] data, long... shape) {
+        Tensor t = zeros(DType.I32, shape);
+        t.copyFrom(data);
+        return t;
+    }
+
+    // ------------------------------------------------------------------ metadata
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    public Device device() {
+        return storage.device;
+    }
+
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    /** Size of dimension {@code i}; negative counts from the end. */
+    public long dim(int i) {
+        return shape[i < 0 ? shape.length + i : i];
+    }
+
+    public long numel() {
+        return numel;
+    }
+
+    public long byteSize() {
+        return numel * dtype.bytes;
+    }
+
+    /** True when this tensor was closed or its memory was freed or recycled (arena reset). */
+    public boolean isClosed() {
+        return closed || !storage.isAlive();
+    }
+
+    /** The native address of element 0. Throws if the tensor or its memory is gone. */
+    public long address() {
+        if (closed) throw new IllegalStateException("tensor " + describe() + " is closed");
+        return storage.base() + offsetBytes;
+    }
+
+    public boolean sameMemory(Tensor other) {
+        return other != null && storage == other.storage && offsetBytes == other.offsetBytes;
+    }
+
+    /** "f32[2, 3]". */
+    public String describe() {
+        return dtype + Arrays.toString(shape);
+    }
+
+    @Override
+    public String toString() {
+        return describe() + (storage.device == Device.CPU ? "" : "@" + storage.device) + (isClosed() ? " (closed)" : "");
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /** Same memory, new shape with the same element count; one dimension may be -1 (inferred). */
+    public Tensor view(long... newShape) {
+        address();
+        long[] s = newShape.clone();
+        int infer = -1;
+        long known = 1;
+        for (int i = 0; i < s.length; i++) {
+            if (s[i] == -1 && infer < 0) infer = i;
+            else if (s[i] < 0) throw new IllegalArgumentException("view: bad shape " + Arrays.toString(newShape));
+            else known *= s[i];
+        }
+        if (infer >= 0) {
+            if (known == 0 || numel % known != 0) {
+                throw new IllegalArgumentException("view: cannot view " + describe() + " as " + Arrays.toString(newShape));
+            }
+            s[infer] = numel / known;
+        }
+        if (numelOf(s) != numel) {
+            throw new IllegalArgumentException("view: cannot view " + describe() + " as " + Arrays.toString(newShape)
+                    + " (" + numel + " vs " + numelOf(s) + " elements)");
+        }
+        return new Tensor(storage, offsetBytes, dtype, s, false);
+    }
+
+    /** Rows [start, start + length) of dimension 0, sharing memory. */
+    public Tensor narrow(long start, long length) {
+        address();
+        if (shape.length == 0 || start < 0 || length < 0 || start + length > shape[0]) {
+            throw new IllegalArgumentException("narrow: rows [" + start + ", " + (start + length) + ") of " + describe());
+        }
+        long[] s = shape.clone();
+        s[0] = length;
+        long rowBytes = shape[0] == 0 ? 0 : byteSize() / shape[0];
+        return new Tensor(storage, offsetBytes + start * rowBytes, dtype, s, false);
+    }
+
+    // ------------------------------------------------------------------ copies
+
+    public void copyFrom(float[] src) {
+        requireDType(DType.F32, "copyFrom(float[])");
+        requireLength(src.length);
+        NativeMemory.forEachChunk(address(), numel, 4, (buf, first, count) -> buf.asFloatBuffer().put(src, first, count));
+    }
+
+    public void copyFrom(int[] src) {
+        requireDType(DType.I32, "copyFrom(int[])");
+        requireLength(src.length);
+        NativeMemory.forEachChunk(address(), numel, 4, (buf, first, count) -> buf.asIntBuffer().put(src, first, count));
+    }
+
+    /** Raw 16-bit patterns into a bf16 or f16 tensor. */
+    public void copyFrom(short[] src) {
+        if (dtype != DType.BF16 && dtype != DType.F16) {
+            throw new IllegalArgumentException("copyFrom(short[]): tensor " + describe() + " is not bf16/f16");
+        }
+        requireLength(src.length);
+        NativeMemory.forEachChunk(address(), numel, 2, (buf, first, count) -> buf.asShortBuffer().put(src, first, count));
+    }
+
+    public void copyFrom(long[] src) {
+        requireDType(DType.I64, "copyFrom(long[])");
+        requireLength(src.length);
+        NativeMemory.forEachChunk(address(), numel, 8, (buf, first, count) -> buf.asLongBuffer().put(src, first, count));
+    }
+
+    /** Copies another tensor of the same dtype and element count (shapes may differ). */
+    public void copyFrom(Tensor src) {
+        if (src.dtype != dtype || src.numel != numel) {
+            throw new IllegalArgumentException("copyFrom: " + src.describe() + " into " + describe());
+        }
+        CpuKernels.cola_copy(address(), src.address(), byteSize());
+    }
+
+    public float[] toFloatArray() {
+        requireNumelFitsArray();
+        float[] out = new float[(int) numel];
+        switch (dtype) {
+            case F32 -> NativeMemory.forEachChunk(address(), numel, 4, (buf, first, count) -> buf.asFloatBuffer().get(out, first, count));
+            case BF16 -> {
+                short[] raw = toShortArray();
+                for (int i = 0; i < raw.length; i++) out[i] = Half.bf16ToFloat(raw[i]);
+            }
+            case F16 -> {
+                short[] raw = toShortArray();
+                for (int i = 0; i < raw.length; i++) out[i] = Half.toFloat(raw[i]);
+            }
+            default -> throw new IllegalArgumentException("toFloatArray: tensor " + describe() + " is not floating point");
+        }
+        return out;
+    }
+
+    public int[] toIntArray() {
+        requireDType(DType.I32, "toIntArray");
+        requireNumelFitsArray();
+        int[] out = new int[(int) numel];
+        NativeMemory.forEachChunk(address(), numel, 4, (buf, first, count) -> buf.asIntBuffer().get(out, first, count));
+        return out;
+    }
+
+    public long[] toLongArray() {
+        requireDType(DType.I64, "toLongArray");
+        requireNumelFitsArray();
+        long[] out = new long[(int) numel];
+        NativeMemory.forEachChunk(address(), numel, 8, (buf, first, count) -> buf.asLongBuffer().get(out, first, count));
+        return out;
+    }
+
+    /** Raw 16-bit patterns of a bf16 or f16 tensor. */
+    public short[] toShortArray() {
+        if (dtype != DType.BF16 && dtype != DType.F16) {
+            throw new IllegalArgumentException("toShortArray: tensor " + describe() + " is not bf16/f16");
+        }
+        requireNumelFitsArray();
+        short[] out = new short[(int) numel];
+        NativeMemory.forEachChunk(address(), numel, 2, (buf, first, count) -> buf.asShortBuffer().get(out, first, count));
+        return out;
+    }
+
+    /** The single element of a one-element f32 tensor. */
+    public float item() {
+        if (numel != 1) throw new IllegalArgumentException("item: tensor " + describe() + " has " + numel + " elements");
+        return toFloatArray()[0];
+    }
+
+    public void zero() {
+        CpuKernels.cola_zero(address(), byteSize());
+    }
+
+    // ------------------------------------------------------------------ lifetime
+
+    /** Frees owned memory; a view or arena tensor just becomes unusable. Closing twice throws. */
+    @Override
+    public void close() {
+        if (closed) throw new IllegalStateException("tensor " + describe() + " closed twice");
+        closed = true;
+        if (owner) storage.release();
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    static long numelOf(long[] shape) {
+        long n = 1;
+        for (long d : shape) n = Math.multiplyExact(n, d);
+        return n;
+    }
+
+    static long[] checkShape(long[] shape) {
+        if (shape == null) throw new IllegalArgumentException("shape is null");
+        for (long d : shape) {
+            if (d < 0) throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
+        }
+        return shape.clone();
+    }
+
+    private void requireDType(DType expected, String what) {
+        if (dtype != expected) throw new IllegalArgumentException(what + ": tensor " + describe() + " is not " + expected);
+    }
+
+    private void requireLength(int length) {
+        if (length != numel) {
+            throw new IllegalArgumentException("copy of " + length + " elements into tensor " + describe() + " (" + numel + ")");
+        }
+    }
+
+    private void requireNumelFitsArray() {
+        if (numel > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("tensor " + describe() + " is too large for a Java array");
+        }
+    }
+}

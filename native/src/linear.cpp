@@ -1,0 +1,56 @@
+// Linear layer y = x·Wᵀ + b on top of the GEMM library. CPU reference: tests/java/cola/ops/Reference#matmul.
+#include <omp.h>
+#include "common.h"
+
+namespace {
+
+// out[m, :] = bias for every row (so the GEMM can run with beta = 1 and the bias costs no extra pass after it).
+COLA_DISPATCH void broadcast_rows(float* out, const float* bias, int64_t rows, int64_t N) {
+    for (int64_t m = 0; m < rows; m++) std::memcpy(out + m * N, bias, sizeof(float) * N);
+}
+
+COLA_DISPATCH void add_column_sums(float* dbias, const float* dout, int64_t M, int64_t N, int64_t n0, int64_t n1) {
+    for (int64_t m = 0; m < M; m++) {
+        const float* row = dout + m * N;
+        for (int64_t n = n0; n < n1; n++) dbias[n] += row[n];
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+int cola_matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t M, int64_t K,
+                        int64_t N) {
+    if (M < 0 || K < 0 || N < 0) return COLA_ERR_ARG;
+    float beta = 0.0f;
+    if (bias) {
+#pragma omp parallel
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            int64_t m0 = M * t / nt, m1 = M * (t + 1) / nt;
+            broadcast_rows(out + m0 * N, bias, m1 - m0, N);
+        }
+        beta = 1.0f;
+    }
+    return cola_gemm_f32(0, 1, M, N, K, 1.0f, inp, K, weight, K, beta, out, N);
+}
+
+int cola_matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                         const float* weight, int64_t M, int64_t K, int64_t N) {
+    if (M < 0 || K < 0 || N < 0) return COLA_ERR_ARG;
+    int st = COLA_OK;
+    if (dinp) st = cola_gemm_f32(0, 0, M, K, N, 1.0f, dout, N, weight, K, 1.0f, dinp, K);  // [M,N]·[N,K]
+    if (st == COLA_OK && dweight) st = cola_gemm_f32(1, 0, N, K, M, 1.0f, dout, N, inp, K, 1.0f, dweight, K);
+    if (st == COLA_OK && dbias) {
+        // Columns split across threads: each dbias[n] has one owner, so the sum is deterministic.
+#pragma omp parallel
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            add_column_sums(dbias, dout, M, N, N * t / nt, N * (t + 1) / nt);
+        }
+    }
+    return st;
+}
+
+}  // extern "C"

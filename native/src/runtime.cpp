@@ -1,0 +1,55 @@
+// Runtime facts and native memory for the Java layer: version, ISA, threads, aligned allocation.
+#include <cstdio>
+#include <cstdlib>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_version.h>
+#include "common.h"
+
+extern "C" {
+
+const char* cola_cpu_version(void) { return "0.1.0"; }
+
+const char* cola_cpu_isa(void) {
+    // Mirrors the target_clones order in COLA_DISPATCH.
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) return "avx512";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2";
+    return "scalar";
+}
+
+const char* cola_cpu_gemm_library(void) {
+    static char buf[64];
+    const dnnl_version_t* v = dnnl_version();
+    std::snprintf(buf, sizeof buf, "oneDNN %d.%d.%d", v->major, v->minor, v->patch);
+    return buf;
+}
+
+int cola_cpu_max_threads(void) { return omp_get_max_threads(); }
+void cola_cpu_set_num_threads(int n) { if (n > 0) omp_set_num_threads(n); }
+
+const char* cola_error_string(int code) {
+    switch (code) {
+        case COLA_OK: return "ok";
+        case COLA_ERR_ARG: return "invalid argument";
+        case COLA_ERR_NONFINITE: return "non-finite value";
+        case COLA_ERR_INDEX: return "index out of range";
+        case COLA_ERR_ALLOC: return "out of memory";
+        case COLA_ERR_GEMM: return "GEMM library error";
+        default: return "unknown error";
+    }
+}
+
+void* cola_alloc(size_t bytes) {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    if (rounded == 0) rounded = 64;
+    void* p = std::aligned_alloc(64, rounded);
+    if (p) std::memset(p, 0, rounded);
+    return p;
+}
+void cola_free(void* p) { std::free(p); }
+void cola_zero(void* p, size_t bytes) { std::memset(p, 0, bytes); }
+void cola_copy(void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
+
+}  // extern "C"
