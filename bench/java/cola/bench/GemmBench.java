@@ -11,7 +11,7 @@ import org.openjdk.jmh.annotations.*;
  * The GEMM library choice (issue 2): oneDNN's dnnl_sgemm (what libcola_cpu links) against OpenBLAS's cblas_sgemm
  * (org.bytedeco:openblas) on cola's shapes, same data, same thread count. FLOPs per call = 2·M·N·K.
  * Shapes "M,N,K": the OPT-125m/BERT-base linear layers at B·T = 1024 and 4096, the MiniLM ones, the LoRA shrink
- * (N = r = 8) and a big square for the machine's peak.
+ * (N = r = 8) and a big square for the machine's peak. OpenBLAS uses one thread per core (its default), like OpenMP.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SampleTime)
@@ -44,8 +44,6 @@ public class GemmBench {
         pc = new FloatPointer(c.numel());
         pa.put(a.toFloatArray());
         pb.put(b.toFloatArray());
-        // OpenBLAS gets the same thread count as OpenMP gives oneDNN.
-        openblas_nolapack.openblas_set_num_threads(CpuBackend.maxThreads());
     }
 
     @TearDown(Level.Trial)
