@@ -10,7 +10,7 @@ import org.openjdk.jmh.annotations.*;
 /**
  * The GEMM library choice (issue 2): oneDNN's dnnl_sgemm (what libcola_cpu links) against OpenBLAS's cblas_sgemm
  * (org.bytedeco:openblas) on cola's shapes, same data, same thread count. FLOPs per call = 2·M·N·K.
- * Shapes "M,N,K": the OPT-125m/BERT-base linear layers at B·T = 1024 and 4096, the MiniLM ones, the LoRA shrink
+ * Shapes "MxNxK": the OPT-125m/BERT-base linear layers at B·T = 1024 and 4096, the MiniLM ones, the LoRA shrink
  * (N = r = 8) and a big square for the machine's peak. OpenBLAS uses one thread per core (its default), like OpenMP.
  */
 @State(Scope.Benchmark)
@@ -20,8 +20,8 @@ import org.openjdk.jmh.annotations.*;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
 public class GemmBench {
-    @Param({"1024,768,768", "4096,768,768", "1024,3072,768", "4096,3072,768", "4096,384,384", "4096,8,768",
-            "2048,2048,2048"})
+    @Param({"1024x768x768", "4096x768x768", "1024x3072x768", "4096x3072x768", "4096x384x384", "4096x8x768",
+            "2048x2048x2048"})
     public String mnk;
 
     int m, n, k;
@@ -31,7 +31,7 @@ public class GemmBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        String[] p = mnk.split(",");
+        String[] p = mnk.split("x");
         m = Integer.parseInt(p[0]);
         n = Integer.parseInt(p[1]);
         k = Integer.parseInt(p[2]);
