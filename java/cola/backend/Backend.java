@@ -19,6 +19,12 @@ public interface Backend {
 
     Device device();
 
+    /** A copy of a host tensor on this backend's device (for the CPU backend: a host copy). Caller owns it. */
+    Tensor upload(Tensor host);
+
+    /** A host copy of a tensor of this backend (for the CPU backend: a copy). Caller owns it. */
+    Tensor download(Tensor onDevice);
+
     // ---------------------------------------------------------------- GEMM
     /** c[M,N] = alpha·op(a)·op(b) + beta·c; a is [M,K] (or [K,M] when transA), b is [K,N] (or [N,K] when transB). */
     void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c);

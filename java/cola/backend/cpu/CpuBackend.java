@@ -38,6 +38,23 @@ public final class CpuBackend implements Backend {
         return Device.CPU;
     }
 
+    @Override
+    public Tensor upload(Tensor host) {
+        return copyOf("upload", host);
+    }
+
+    @Override
+    public Tensor download(Tensor onDevice) {
+        return copyOf("download", onDevice);
+    }
+
+    private static Tensor copyOf(String op, Tensor t) {
+        check(op, "tensor", t);
+        Tensor copy = Tensor.zeros(t.dtype(), t.shape());
+        copy.copyFrom(t);
+        return copy;
+    }
+
     public static String isa() {
         CpuKernels.load();
         return cola_cpu_isa();
