@@ -8,8 +8,11 @@
 // Runtime ISA dispatch without -march: GCC emits one clone per target and an ifunc resolver that picks the best at
 // load time. Put it on the per-row / per-block worker, NOT on a function that contains `#pragma omp parallel`
 // (the outlined OpenMP body would not be cloned): the parallel loop calls the cloned worker.
+// The clones are micro-architecture LEVELS, not CPU names: GCC resolves "arch=skylake-avx512" by CPU model, so a newer
+// AVX-512 part (Sapphire Rapids here) silently ran the baseline SSE2 clone. x86-64-v4 = AVX-512 F/BW/CD/DQ/VL,
+// x86-64-v3 = AVX2 + FMA; the resolver tests features, so every CPU gets the best level it supports.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define COLA_DISPATCH __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define COLA_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define COLA_DISPATCH
 #endif

@@ -177,6 +177,29 @@ public final class Tensor implements AutoCloseable {
         NativeMemory.forEachChunk(address(), numel, 8, (buf, first, count) -> buf.asLongBuffer().put(src, first, count));
     }
 
+    /**
+     * Raw little-endian bytes into this tensor starting at byte {@code byteOffset}: all of {@code src}'s remaining
+     * bytes (file loaders stream tensors through this in windows of at most 1 GiB).
+     */
+    public void copyBytesFrom(long byteOffset, java.nio.ByteBuffer src) {
+        int n = src.remaining();
+        if (byteOffset < 0 || byteOffset + n > byteSize()) {
+            throw new IllegalArgumentException("copyBytesFrom: " + n + " bytes at offset " + byteOffset + " into "
+                    + describe() + " (" + byteSize() + " bytes)");
+        }
+        NativeMemory.buffer(address() + byteOffset, n).put(src);
+    }
+
+    /** Raw bytes [byteOffset, byteOffset + dst.remaining()) of this tensor into {@code dst}. */
+    public void copyBytesTo(long byteOffset, java.nio.ByteBuffer dst) {
+        int n = dst.remaining();
+        if (byteOffset < 0 || byteOffset + n > byteSize()) {
+            throw new IllegalArgumentException("copyBytesTo: " + n + " bytes at offset " + byteOffset + " from "
+                    + describe() + " (" + byteSize() + " bytes)");
+        }
+        dst.put(NativeMemory.buffer(address() + byteOffset, n));
+    }
+
     /** Copies another tensor of the same dtype and element count (shapes may differ). */
     public void copyFrom(Tensor src) {
         if (src.dtype != dtype || src.numel != numel) {
