@@ -83,10 +83,13 @@ COLA_DISPATCH void softmax_block(float* S, float* lse, int64_t rows, int64_t n, 
         float m = ninf;
         if (mask) {
 #pragma omp simd reduction(max : m)
-            for (int64_t j = 0; j < jend; j++) m = std::max(m, mask[j] ? s[j] : ninf);
+            for (int64_t j = 0; j < jend; j++) {
+                float x = mask[j] ? s[j] : ninf;
+                m = m > x ? m : x;  // not std::max: GCC does not vectorise that reduction
+            }
         } else {
 #pragma omp simd reduction(max : m)
-            for (int64_t j = 0; j < jend; j++) m = std::max(m, s[j]);
+            for (int64_t j = 0; j < jend; j++) m = m > s[j] ? m : s[j];
         }
         if (m == ninf) {  // no visible key
             std::fill(s, s + n, 0.0f);
