@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -76,13 +75,6 @@ public final class SafetensorsWriter {
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(tmp);
             throw e;
-        }
-    }
-
-    /** Header bytes for tests and tools: {@code "{...}"} as written, without padding. */
-    static String headerJson(Path file) throws IOException {
-        try (SafetensorsFile f = SafetensorsFile.open(file)) {
-            return StandardCharsets.UTF_8.name() + ":" + f.entries().keySet();
         }
     }
 }
