@@ -1,0 +1,169 @@
+package cola.io;
+
+import cola.backend.Backend;
+import cola.tensor.DType;
+import cola.tensor.Tensor;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The weights of a Hugging Face folder: {@code model.safetensors}, or shards listed in
+ * {@code model.safetensors.index.json}. Names are looked up with and without the usual prefixes ("model.",
+ * "transformer.", "bert." …, given by the caller), every load checks the shape the config implies, and
+ * {@link #checkAllUsed} reports tensors the model did not expect — each error names the file and the tensor.
+ */
+public final class HfWeights implements AutoCloseable {
+    private final Path folder;
+    private final Map<String, SafetensorsFile> byName = new LinkedHashMap<>();
+    private final List<SafetensorsFile> files = new ArrayList<>();
+    private final Set<String> used = new LinkedHashSet<>();
+    private HfWeights(Path folder) {
+        this.folder = folder;
+    }
+
+    public static HfWeights open(Path folder) throws IOException {
+        HfWeights w = new HfWeights(folder);
+        try {
+            Path single = folder.resolve("model.safetensors");
+            Path index = folder.resolve("model.safetensors.index.json");
+            if (Files.exists(index)) {
+                w.openSharded(index);
+            } else if (Files.exists(single)) {
+                w.add(SafetensorsFile.open(single));
+            } else {
+                throw new NoSuchFileException(folder + ": no model.safetensors or model.safetensors.index.json");
+            }
+        } catch (IOException | RuntimeException e) {
+            w.close();
+            throw e;
+        }
+        return w;
+    }
+
+    private void openSharded(Path index) throws IOException {
+        JsonNode root;
+        try {
+            root = new ObjectMapper().readTree(index.toFile());
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new IOException(index + ": not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        JsonNode map = root == null ? null : root.get("weight_map");
+        if (map == null || !map.isObject()) throw new IOException(index + ": missing object 'weight_map'");
+        Map<String, SafetensorsFile> shards = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (!e.getValue().isTextual()) throw new IOException(index + ": weight_map." + e.getKey() + " is not a file name");
+            String shard = e.getValue().asText();
+            if (shard.contains("/") || shard.contains("\\")) throw new IOException(index + ": shard name '" + shard + "' must be a plain file name");
+            if (!shards.containsKey(shard)) {
+                Path p = folder.resolve(shard);
+                if (!Files.exists(p)) throw new NoSuchFileException(index + ": shard '" + shard + "' does not exist");
+                SafetensorsFile f = SafetensorsFile.open(p);
+                shards.put(shard, f);
+                files.add(f);
+            }
+            SafetensorsFile f = shards.get(shard);
+            if (!f.entries().containsKey(e.getKey())) {
+                throw new IOException(index + ": tensor '" + e.getKey() + "' is mapped to " + shard + ", which does not contain it");
+            }
+            byName.put(e.getKey(), f);
+        }
+    }
+
+    private void add(SafetensorsFile f) {
+        files.add(f);
+        for (String n : f.entries().keySet()) byName.put(n, f);
+    }
+
+    public Path folder() {
+        return folder;
+    }
+
+    /** All tensor names in the folder. */
+    public Set<String> names() {
+        return Collections.unmodifiableSet(byName.keySet());
+    }
+
+    /** The first of {@code prefixes} + name that exists, or null. "" is a prefix too. */
+    public String resolve(String name, String... prefixes) {
+        for (String p : prefixes) if (byName.containsKey(p + name)) return p + name;
+        return null;
+    }
+
+    public boolean has(String name, String... prefixes) {
+        return resolve(name, prefixes) != null;
+    }
+
+    /** The stored dtype name of a tensor (e.g. "BF16"). */
+    public String storedDType(String fullName) {
+        return byName.get(fullName).entry(fullName).dtype();
+    }
+
+    /**
+     * Loads a tensor as f32 (converting BF16/F16 through the backend), checking its shape. Missing → an error listing
+     * the names tried; wrong shape → an error with both shapes.
+     */
+    public Tensor loadF32(Backend be, String name, String[] prefixes, long... expectedShape) throws IOException {
+        String full = resolve(name, prefixes);
+        if (full == null) {
+            List<String> tried = new ArrayList<>();
+            for (String p : prefixes) tried.add(p + name);
+            throw new IOException(folder + ": missing tensor '" + name + "' (looked for " + String.join(", ", tried) + ")");
+        }
+        SafetensorsFile f = byName.get(full);
+        SafetensorsFile.Entry e = f.entry(full);
+        if (!Arrays.equals(e.shape(), expectedShape)) {
+            throw new IOException(f.path() + ": tensor '" + full + "' has shape " + Arrays.toString(e.shape())
+                    + " but the config implies " + Arrays.toString(expectedShape));
+        }
+        used.add(full);
+        Tensor raw = f.load(full);
+        if (raw.dtype() == DType.F32) return raw;
+        if (raw.dtype() != DType.BF16 && raw.dtype() != DType.F16) {
+            raw.close();
+            throw new IOException(f.path() + ": tensor '" + full + "' has dtype " + e.dtype() + "; weights must be F32, BF16 or F16");
+        }
+        try (raw) {
+            Tensor out = Tensor.zeros(DType.F32, raw.shape());
+            be.convert(out, raw);
+            return out;
+        }
+    }
+
+    /** Throws if the folder holds tensors the model never loaded (ignoring names matched by {@code ignorable}). */
+    public void checkAllUsed(java.util.function.Predicate<String> ignorable) throws IOException {
+        Set<String> extra = new TreeSet<>();
+        for (String n : byName.keySet()) if (!used.contains(n) && !ignorable.test(n)) extra.add(n);
+        if (!extra.isEmpty()) {
+            throw new IOException(folder + ": unexpected tensor(s) the architecture does not use: "
+                    + String.join(", ", extra.stream().limit(20).toList()) + (extra.size() > 20 ? ", …" : ""));
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        IOException first = null;
+        for (SafetensorsFile f : files) {
+            try {
+                f.close();
+            } catch (IOException e) {
+                if (first == null) first = e;
+            }
+        }
+        if (first != null) throw first;
+    }
+}

@@ -1,0 +1,38 @@
+package cola.model;
+
+import java.io.IOException;
+
+/** LlamaForCausalLM: RMSNorm, rotate_half RoPE, SwiGLU, grouped-query attention, tied or untied head. */
+public record LlamaConfig(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
+        int numKvHeads, int headDim, double rmsNormEps, double ropeTheta, boolean tieWordEmbeddings,
+        int maxPositions) implements ModelConfig {
+
+    static LlamaConfig from(ModelConfig.Fields f) throws IOException {
+        int hidden = f.integer("hidden_size");
+        int heads = f.integer("num_attention_heads");
+        if (heads == 0) throw f.bad("num_attention_heads must be > 0");
+        int kv = f.integer("num_key_value_heads", heads);
+        int headDim = f.integer("head_dim", hidden / heads);
+        if (kv == 0 || heads % kv != 0) {
+            throw f.bad("num_attention_heads " + heads + " is not a multiple of num_key_value_heads " + kv);
+        }
+        if (headDim % 2 != 0) throw f.bad("head_dim " + headDim + " must be even for RoPE");
+        String act = f.text("hidden_act", "silu");
+        if (!act.equals("silu")) throw f.bad("hidden_act '" + act + "' is not supported for Llama (silu)");
+        if (f.has("rope_scaling")) throw f.bad("rope_scaling is not supported yet (only plain RoPE)");
+        return new LlamaConfig(f.integer("vocab_size"), hidden, f.integer("intermediate_size"),
+                f.integer("num_hidden_layers"), heads, kv, headDim, f.number("rms_norm_eps", 1e-6),
+                f.number("rope_theta", 10000.0), f.bool("tie_word_embeddings", false),
+                f.integer("max_position_embeddings", 4096));
+    }
+
+    @Override
+    public String architecture() {
+        return "LlamaForCausalLM";
+    }
+
+    @Override
+    public boolean causal() {
+        return true;
+    }
+}
