@@ -167,6 +167,11 @@ int cola_scale(float* const* tensors, const int64_t* sizes, int64_t n_tensors, f
 int cola_dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed);
 int cola_dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint64_t seed);
 
+/* ------------------------------------------------------------------ layout (layout.cpp) */
+/* dst[r, 0:cols] (=|+=) src[r, 0:cols] for r < rows, with row strides ldd and lds (elements): splits a fused
+ * projection's output into column blocks (GPT-2's c_attn → q, k, v) and, with accumulate = 1, joins their gradients. */
+int cola_copy_cols(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols, int accumulate);
+
 /* ------------------------------------------------------------------ conversions (convert.cpp) */
 /* Round-to-nearest-even; NaN stays NaN (quiet); f16 overflow → ±inf. */
 int cola_f32_to_bf16(uint16_t* out, const float* inp, int64_t n);

@@ -151,6 +151,14 @@ public interface Backend {
 
     void dropoutBackward(Tensor dinp, Tensor dout, float p, long seed);
 
+    // ---------------------------------------------------------------- layout
+    /**
+     * Column-block copy between small[.., c] and the block wide[.., colOffset : colOffset + c]: small ← block (split a
+     * fused projection such as GPT-2's c_attn into q, k, v), or block ← small when {@code intoWide} (join gradients in
+     * backward); {@code accumulate} adds instead of overwriting.
+     */
+    void copyColumns(Tensor small, Tensor wide, long colOffset, boolean intoWide, boolean accumulate);
+
     // ---------------------------------------------------------------- conversions
     /** dst = src converted between f32 and bf16/f16 (round to nearest even), same element count. */
     void convert(Tensor dst, Tensor src);

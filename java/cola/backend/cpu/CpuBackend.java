@@ -566,6 +566,21 @@ public final class CpuBackend implements Backend {
         status("dropout_backward", cola_dropout_backward(dinp.address(), dout.address(), dout.numel(), p, seed));
     }
 
+    // ---------------------------------------------------------------- layout
+
+    @Override
+    public void copyColumns(Tensor small, Tensor wide, long colOffset, boolean intoWide, boolean accumulate) {
+        OpCheck c = check("copy_columns", "small", small, "wide", wide).allDType(DType.F32);
+        long cols = small.dim(-1), ws = wide.dim(-1), rows = rows(small, cols);
+        c.require(rows(wide, ws) == rows, "small and wide must have the same rows")
+                .require(colOffset >= 0 && colOffset + cols <= ws, "columns [" + colOffset + ", " + (colOffset + cols)
+                        + ") are outside wide's " + ws);
+        long wideAddr = wide.address() + colOffset * 4;
+        int code = intoWide ? cola_copy_cols(wideAddr, ws, small.address(), cols, rows, cols, accumulate ? 1 : 0)
+                : cola_copy_cols(small.address(), cols, wideAddr, ws, rows, cols, accumulate ? 1 : 0);
+        status("copy_columns", code);
+    }
+
     // ---------------------------------------------------------------- conversions
 
     @Override

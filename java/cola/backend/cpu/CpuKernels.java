@@ -144,6 +144,10 @@ public final class CpuKernels {
     public static native int cola_dropout_backward(@Cast("float*") long dinp, @Cast("const float*") long dout,
             long n, float p, @Cast("uint64_t") long seed);
 
+    // ---------------------------------------------------------------- layout
+    public static native int cola_copy_cols(@Cast("float*") long dst, long ldd, @Cast("const float*") long src,
+            long lds, long rows, long cols, int accumulate);
+
     // ---------------------------------------------------------------- conversions
     public static native int cola_f32_to_bf16(@Cast("uint16_t*") long out, @Cast("const float*") long inp, long n);
     public static native int cola_bf16_to_f32(@Cast("float*") long out, @Cast("const uint16_t*") long inp, long n);

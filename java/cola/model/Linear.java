@@ -1,0 +1,103 @@
+package cola.model;
+
+import cola.lora.LoraAdapter;
+import cola.tensor.DType;
+import cola.tensor.Tensor;
+
+/**
+ * A linear layer y = x·Wᵀ + b (W [out, in], as HF stores nn.Linear; GPT-2's Conv1D [in, out] is transposed at load),
+ * optionally carrying a LoRA adapter (then the fused LoRA kernel runs) and, in full fine-tuning, weight gradients.
+ * Saves its input (and the adapter's u) during forward for backward.
+ */
+public final class Linear implements AutoCloseable {
+    /** HF module path, e.g. "model.decoder.layers.0.self_attn.q_proj": PEFT keys and target matching use it. */
+    public final String path;
+    public final int in, out;
+    /** [out, in] f32, frozen unless full fine-tuning. */
+    public final Tensor weight;
+    /** [out] or null. */
+    public final Tensor bias;
+    private Tensor gradWeight, gradBias;
+    private LoraAdapter lora;
+
+    private Tensor savedX, savedU;
+
+    public Linear(String path, Tensor weight, Tensor bias) {
+        if (weight.rank() != 2 || weight.dtype() != DType.F32) {
+            throw new IllegalArgumentException(path + ": weight must be f32 [out, in], got " + weight.describe());
+        }
+        this.path = path;
+        this.weight = weight;
+        this.bias = bias;
+        this.out = (int) weight.dim(0);
+        this.in = (int) weight.dim(1);
+    }
+
+    /** The last path component ("q_proj"), what PEFT's target_modules match. */
+    public String moduleName() {
+        return path.substring(path.lastIndexOf('.') + 1);
+    }
+
+    public LoraAdapter lora() {
+        return lora;
+    }
+
+    /** Attaches (or with null detaches) an adapter; the layer does not own it. */
+    public void setLora(LoraAdapter adapter) {
+        if (adapter != null && (adapter.a.dim(1) != in || adapter.b.dim(0) != out)) {
+            throw new IllegalArgumentException(path + ": adapter A " + adapter.a.describe() + ", B " + adapter.b.describe()
+                    + " does not fit a layer with in=" + in + ", out=" + out);
+        }
+        this.lora = adapter;
+    }
+
+    /** Full fine-tuning: this layer's weight (and bias) get gradients. */
+    public void enableWeightGradients() {
+        if (gradWeight == null) gradWeight = Tensor.zeros(DType.F32, weight.shape());
+        if (bias != null && gradBias == null) gradBias = Tensor.zeros(DType.F32, bias.shape());
+    }
+
+    public Tensor gradWeight() {
+        return gradWeight;
+    }
+
+    public Tensor gradBias() {
+        return gradBias;
+    }
+
+    /** y[N, out] = x[N, in]·Wᵀ + b (+ LoRA). */
+    public void forward(StepContext ctx, Tensor y, Tensor x) {
+        savedX = x;
+        if (lora != null) {
+            savedU = ctx.alloc(x.numel() / in, lora.rank);
+            ctx.be.loraLinearForward(y, savedU, x, weight, bias, lora.a, lora.b, lora.scale, lora.dropout, seed(ctx));
+        } else {
+            ctx.be.matmulForward(y, x, weight, bias);
+        }
+    }
+
+    /** dx += dy·W (+ LoRA path); adapter and (full fine-tuning) weight gradients accumulate. dx may be null. */
+    public void backward(StepContext ctx, Tensor dx, Tensor dy) {
+        if (savedX == null) throw new IllegalStateException(path + ": backward without forward");
+        if (lora != null) {
+            Tensor v = ctx.alloc(savedX.numel() / in, lora.rank);
+            ctx.be.loraLinearBackward(dx, gradWeight, gradBias, lora.gradA, lora.gradB, v, dy, savedX, savedU, weight,
+                    lora.a, lora.b, lora.scale, lora.dropout, seed(ctx));
+        } else if (dx != null || gradWeight != null || gradBias != null) {
+            ctx.be.matmulBackward(dx, gradWeight, gradBias, dy, savedX, weight);
+        }
+    }
+
+    /** A different dropout mask per layer and step, reproducible from the step seed. */
+    private long seed(StepContext ctx) {
+        return ctx.dropoutSeed * 0x9E3779B97F4A7C15L + path.hashCode();
+    }
+
+    @Override
+    public void close() {
+        weight.close();
+        if (bias != null) bias.close();
+        if (gradWeight != null) gradWeight.close();
+        if (gradBias != null) gradBias.close();
+    }
+}

@@ -1,0 +1,271 @@
+package cola.model;
+
+import cola.backend.Backend;
+import cola.io.HfWeights;
+import cola.lora.LoraAdapter;
+import cola.tensor.Arena;
+import cola.tensor.DType;
+import cola.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * A transformer of one of the supported families, loaded from a Hugging Face folder: embeddings, blocks, final norm
+ * and head, with forward and hand-written backward through the backend ops. LoRA adapters attach to its
+ * {@link #linears()}; frozen weights get no gradients (full fine-tuning arrives with the training issue).
+ *
+ * <p>Heads: causal LM (OPT, Llama, GPT-2; tied or untied), BERT masked LM, BERT sequence classification (pooler +
+ * classifier, trainable), BertModel (returns the last hidden states).
+ */
+public final class Transformer implements AutoCloseable {
+    public enum Head { CAUSAL_LM, MASKED_LM, SEQUENCE_CLASSIFICATION, HIDDEN_STATES }
+
+    public final ModelConfig config;
+    public final Head head;
+    private final Backend be;
+
+    // embeddings: token [V, E]; positions (OPT [maxPos + 2, C], GPT-2/BERT [maxPos, C]); BERT token types [types, C]
+    Tensor tokEmb, posEmb, typeEmb;
+    Norm embNorm;
+    Linear projectIn, projectOut;
+    final List<Block> blocks = new ArrayList<>();
+    Norm finalNorm;
+    /** [V, E]; the same tensor as tokEmb when tied. */
+    Tensor lmHead;
+    boolean tied;
+    // BERT heads
+    Linear mlmDense, pooler, classifier;
+    Norm mlmNorm;
+    Tensor mlmBias;
+
+    // the step in flight
+    private StepContext ctx;
+    private Tensor hidden, headIn, mlmPre, mlmAct, cls, poolerPre, pooled;
+
+    Transformer(ModelConfig config, Head head, Backend be) {
+        this.config = config;
+        this.head = head;
+        this.be = be;
+    }
+
+    /** Loads config.json and the weights of {@code folder}; errors name the file, tensor or field. */
+    public static Transformer load(Path folder, Backend be) throws IOException {
+        ModelConfig config = ModelConfig.read(folder);
+        try (HfWeights w = HfWeights.open(folder)) {
+            return ModelLoader.build(config, w, be);
+        }
+    }
+
+    /** Every linear layer (LoRA targets), in model order. */
+    public List<Linear> linears() {
+        List<Linear> l = new ArrayList<>();
+        if (projectIn != null) l.add(projectIn);
+        for (Block b : blocks) l.addAll(b.linears());
+        if (projectOut != null) l.add(projectOut);
+        if (mlmDense != null) l.add(mlmDense);
+        if (pooler != null) l.add(pooler);
+        if (classifier != null) l.add(classifier);
+        return Collections.unmodifiableList(l);
+    }
+
+    public Linear linear(String path) {
+        for (Linear l : linears()) if (l.path.equals(path)) return l;
+        return null;
+    }
+
+    /** The classification head (trainable in sequence classification), or null. */
+    public Linear classifier() {
+        return classifier;
+    }
+
+    public List<LoraAdapter> adapters() {
+        List<LoraAdapter> a = new ArrayList<>();
+        for (Linear l : linears()) if (l.lora() != null) a.add(l.lora());
+        return a;
+    }
+
+    // ---------------------------------------------------------------- forward
+
+    /**
+     * Runs the model on a batch; activations live in {@code arena} until its next reset. Returns logits [B, T, V]
+     * (LM heads), [B, labels] (classification) or hidden states [B, T, C].
+     */
+    public Tensor forward(Arena arena, Batch batch, long dropoutSeed) {
+        int b = batch.batchSize(), t = batch.seqLen(), n = b * t;
+        int vocab = config.vocabSize();
+        int[] ids = batch.flatIds();
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new IllegalArgumentException("input_ids[" + (i / t) + "][" + (i % t) + "] = " + ids[i]
+                        + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+        int[] mask = batch.flatMask();
+        Tensor idT = ints(arena, ids, n);
+        Tensor maskT = mask == null ? null : ints(arena, mask, b, t);
+        Tensor posT = null;
+        if (config instanceof LlamaConfig) posT = ints(arena, arange(b, t), n);
+        ctx = new StepContext(be, arena, b, t, maskT, posT, dropoutSeed);
+
+        Tensor x = embed(batch, idT, mask, b, t);
+        for (Block blk : blocks) x = blk.forward(ctx, x);
+        hidden = x;
+        Tensor h = finalNorm != null ? finalNorm.forward(ctx, x) : x;
+        if (projectOut != null) {
+            Tensor p = ctx.alloc(n, projectOut.out);
+            projectOut.forward(ctx, p, h);
+            h = p;
+        }
+        headIn = h;
+        switch (head) {
+            case CAUSAL_LM -> {
+                Tensor logits = ctx.alloc(b, t, vocab);
+                be.matmulForward(logits.view(n, vocab), h, lmHead, null);
+                return logits;
+            }
+            case MASKED_LM -> {
+                mlmPre = ctx.alloc(n, mlmDense.out);
+                mlmDense.forward(ctx, mlmPre, h);
+                mlmAct = ctx.alloc(n, mlmDense.out);
+                be.geluForward(mlmAct, mlmPre, cola.backend.GeluApproximation.NONE);
+                Tensor z = mlmNorm.forward(ctx, mlmAct);
+                mlmAct = z;
+                Tensor logits = ctx.alloc(b, t, vocab);
+                be.matmulForward(logits.view(n, vocab), z, tokEmb, mlmBias);
+                return logits;
+            }
+            case SEQUENCE_CLASSIFICATION -> {
+                long c = h.dim(-1);
+                cls = ctx.alloc(b, c);
+                be.copyColumns(cls, h.view(b, t * c), 0, false, false);  // the [CLS] (first) token of each row
+                poolerPre = ctx.alloc(b, c);
+                pooler.forward(ctx, poolerPre, cls);
+                pooled = ctx.alloc(b, c);
+                float[] p = poolerPre.toFloatArray();
+                for (int i = 0; i < p.length; i++) p[i] = (float) Math.tanh(p[i]);
+                pooled.copyFrom(p);  // tanh on [B, C]: a few hundred values, done on the host
+                Tensor logits = ctx.alloc(b, classifier.out);
+                classifier.forward(ctx, logits, pooled);
+                return logits;
+            }
+            default -> {
+                return h.view(b, t, h.dim(-1));
+            }
+        }
+    }
+
+    private Tensor embed(Batch batch, Tensor idT, int[] mask, int b, int t) {
+        int n = b * t;
+        if (config instanceof OptConfig) {
+            Tensor tok = ctx.alloc(n, tokEmb.dim(1));
+            be.embeddingForward(tok, idT, tokEmb);
+            Tensor x0 = tok;
+            if (projectIn != null) {
+                x0 = ctx.alloc(n, projectIn.out);
+                projectIn.forward(ctx, x0, tok);
+            }
+            // OPT: position = cumsum(mask)·mask − 1, looked up at +2 (padding → row 1)
+            int[] pos = new int[n];
+            for (int r = 0; r < b; r++) {
+                int run = 0;
+                for (int i = 0; i < t; i++) {
+                    int m = mask == null ? 1 : mask[r * t + i];
+                    run += m;
+                    pos[r * t + i] = run * m - 1 + OptConfig.POSITION_OFFSET;
+                }
+            }
+            return addEmbedding(x0, ints(ctx.arena, pos, n), posEmb);
+        }
+        Tensor x = ctx.alloc(n, tokEmb.dim(1));
+        be.embeddingForward(x, idT, tokEmb);
+        if (config instanceof Gpt2Config) return addEmbedding(x, ints(ctx.arena, arange(b, t), n), posEmb);
+        if (config instanceof BertConfig) {
+            x = addEmbedding(x, ints(ctx.arena, arange(b, t), n), posEmb);
+            int[] types = batch.tokenTypeIds() == null ? new int[n] : Batch.flatten(batch.tokenTypeIds());
+            x = addEmbedding(x, ints(ctx.arena, types, n), typeEmb);
+            return embNorm.forward(ctx, x);
+        }
+        return x;  // Llama: positions enter through RoPE
+    }
+
+    private Tensor addEmbedding(Tensor x, Tensor ids, Tensor table) {
+        Tensor e = ctx.alloc(x.shape());
+        be.embeddingForward(e, ids, table);
+        Tensor out = ctx.alloc(x.shape());
+        be.add(out, x, e);
+        return out;
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    /** Backward from d loss / d logits (same shape as forward's result); adapter gradients accumulate. */
+    public void backward(Tensor dlogits) {
+        if (ctx == null) throw new IllegalStateException("backward without forward");
+        int n = ctx.rows();
+        Tensor dh = ctx.zeros(headIn.shape());
+        switch (head) {
+            case CAUSAL_LM -> be.matmulBackward(dh, null, null, dlogits.view(n, config.vocabSize()), headIn, lmHead);
+            case MASKED_LM -> {
+                Tensor dz = ctx.zeros(mlmAct.shape());
+                be.matmulBackward(dz, null, null, dlogits.view(n, config.vocabSize()), mlmAct, tokEmb);
+                Tensor dact = ctx.zeros(dz.shape());
+                mlmNorm.backward(ctx, dact, dz);
+                Tensor dpre = ctx.zeros(dz.shape());
+                be.geluBackward(dpre, dact, mlmPre, cola.backend.GeluApproximation.NONE);
+                mlmDense.backward(ctx, dh, dpre);
+            }
+            case SEQUENCE_CLASSIFICATION -> {
+                Tensor dpooled = ctx.zeros(pooled.shape());
+                classifier.backward(ctx, dpooled, dlogits);
+                float[] g = dpooled.toFloatArray(), y = pooled.toFloatArray();
+                for (int i = 0; i < g.length; i++) g[i] *= 1 - y[i] * y[i];
+                Tensor dpre = ctx.alloc(pooled.shape());
+                dpre.copyFrom(g);
+                Tensor dcls = ctx.zeros(cls.shape());
+                pooler.backward(ctx, dcls, dpre);
+                long c = headIn.dim(-1);
+                be.copyColumns(dcls, dh.view(ctx.batch, ctx.seqLen * c), 0, true, true);
+            }
+            default -> be.add(dh, dh, dlogits.view(dh.shape()));
+        }
+        Tensor dx = dh;
+        if (projectOut != null) {
+            dx = ctx.zeros(hidden.shape());
+            projectOut.backward(ctx, dx, dh);
+        }
+        if (finalNorm != null) {
+            Tensor d = ctx.zeros(hidden.shape());
+            finalNorm.backward(ctx, d, dx);
+            dx = d;
+        }
+        for (int i = blocks.size() - 1; i >= 0; i--) dx = blocks.get(i).backward(ctx, dx);
+        // Embeddings are frozen (LoRA): nothing flows further, except into project_in's adapter if it has one.
+        if (projectIn != null && projectIn.lora() != null) projectIn.backward(ctx, null, dx);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    static int[] arange(int b, int t) {
+        int[] p = new int[b * t];
+        for (int i = 0; i < p.length; i++) p[i] = i % t;
+        return p;
+    }
+
+    private static Tensor ints(Arena arena, int[] v, long... shape) {
+        Tensor t = arena.allocate(DType.I32, shape);
+        t.copyFrom(v);
+        return t;
+    }
+
+    @Override
+    public void close() {
+        for (Block b : blocks) b.close();
+        for (Linear l : new Linear[] {projectIn, projectOut, mlmDense, pooler, classifier}) if (l != null) l.close();
+        for (Norm nm : new Norm[] {embNorm, finalNorm, mlmNorm}) if (nm != null) nm.close();
+        if (lmHead != null && !tied) lmHead.close();
+        for (Tensor t : new Tensor[] {tokEmb, posEmb, typeEmb, mlmBias}) if (t != null && !t.isClosed()) t.close();
+    }
+}
