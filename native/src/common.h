@@ -11,8 +11,10 @@
 // The clones are micro-architecture LEVELS, not CPU names: GCC resolves "arch=skylake-avx512" by CPU model, so a newer
 // AVX-512 part (Sapphire Rapids here) silently ran the baseline SSE2 clone. x86-64-v4 = AVX-512 F/BW/CD/DQ/VL,
 // x86-64-v3 = AVX2 + FMA; the resolver tests features, so every CPU gets the best level it supports.
+// `flatten` inlines the small helpers below (RNG, bf16 rounding) into every clone: GCC 12 does not inline a plain
+// inline function into a target-specific clone, which left those loops scalar.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define COLA_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define COLA_DISPATCH __attribute__((flatten, target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define COLA_DISPATCH
 #endif

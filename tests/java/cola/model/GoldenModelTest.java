@@ -1,0 +1,79 @@
+package cola.model;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import cola.backend.cpu.CpuBackend;
+import cola.io.SafetensorsFile;
+import cola.tensor.Tensor;
+import cola.train.Probe;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The engine against golden files from an independent PyTorch implementation (tests/golden/make_golden.py): logits,
+ * loss and every LoRA gradient of tiny OPT (pre-/post-LN, project_in/out, BF16), Llama (GQA, sharded, rsLoRA, tied
+ * BF16), GPT-2 (Conv1D, fused c_attn) and BERT (MLM, sequence classification) models.
+ */
+class GoldenModelTest {
+    static final Path ROOT = Path.of("tests/resources/golden");
+
+    static Stream<Arguments> cases() {
+        return Stream.of(Arguments.of("opt-pre", "adapter", "expected"), Arguments.of("opt-post-proj", "adapter", "expected"),
+                Arguments.of("llama-gqa", "adapter", "expected"), Arguments.of("llama-tied-bf16", "adapter", "expected"),
+                Arguments.of("gpt2", "adapter", "expected"), Arguments.of("gpt2", "adapter-all", "expected-all"),
+                Arguments.of("bert-mlm", "adapter", "expected"), Arguments.of("bert-cls", "adapter", "expected"));
+    }
+
+    /** max|got − exp| / max(max|exp|, 1e-6), the golden files' definition. */
+    static double rel(float[] exp, float[] got) {
+        double maxAbs = 1e-6, maxErr = 0;
+        for (int i = 0; i < exp.length; i++) {
+            maxAbs = Math.max(maxAbs, Math.abs(exp[i]));
+            maxErr = Math.max(maxErr, Math.abs(exp[i] - got[i]));
+        }
+        return maxErr / maxAbs;
+    }
+
+    @ParameterizedTest(name = "{0} with {1}")
+    @MethodSource("cases")
+    void matchesPyTorch(String name, String adapter, String expected) throws IOException {
+        Path dir = ROOT.resolve(name);
+        Map<String, Tensor> got = Probe.run(CpuBackend.get(), dir.resolve("model"), dir.resolve("inputs.json"),
+                dir.resolve(adapter));
+        try (SafetensorsFile exp = SafetensorsFile.open(dir.resolve(expected + ".safetensors"))) {
+            StringBuilder report = new StringBuilder();
+            boolean ok = true;
+            int grads = 0;
+            for (String key : exp.entries().keySet()) {
+                Tensor mine = got.get(key);
+                if (key.startsWith("grad.classifier.")) continue;  // duplicate of grad.base_model.model.classifier.*
+                assertNotNull(mine, name + ": cola produced no '" + key + "'; it has " + got.keySet());
+                try (Tensor e = exp.load(key)) {
+                    assertArrayEquals(e.shape(), mine.shape(), name + ": shape of " + key);
+                    double r = rel(e.toFloatArray(), mine.toFloatArray());
+                    double tol = key.startsWith("grad.") ? 1e-3 : 1e-4;
+                    if (key.startsWith("grad.")) grads++;
+                    if (!(r <= tol)) {
+                        ok = false;
+                        report.append(String.format("%n  %s: rel error %.3e > %.0e", key, r, tol));
+                    }
+                }
+            }
+            assertTrue(grads > 0, name + ": no gradients compared");
+            assertTrue(ok, name + ":" + report);
+        } finally {
+            for (Tensor t : got.values()) t.close();
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void goldenFolderIsPresent() {
+        assertTrue(Files.isDirectory(ROOT.resolve("opt-pre")), "run from the repository root (Maven does)");
+    }
+}
