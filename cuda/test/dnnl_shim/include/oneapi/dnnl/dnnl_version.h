@@ -1,0 +1,1 @@
+/* shim: see dnnl.h */
