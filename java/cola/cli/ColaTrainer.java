@@ -8,16 +8,28 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * cola's command line. Today it reports what the engine runs on (version, CPU ISA, GEMM library, threads, CUDA);
- * train / eval / compare / export / probe / import arrive with their issues.
+ * cola's command line: {@code info} (what the engine runs on: version, CPU ISA, GEMM library, threads, CUDA) and
+ * {@code probe} (one forward/backward for parity checks). train / eval / compare / export / import arrive with their
+ * issues. Errors print one line naming the file, field or tensor (COLA_DEBUG=1 adds the stack trace).
  */
 @Command(name = "cola", mixinStandardHelpOptions = true, versionProvider = ColaTrainer.Version.class,
         description = {"cola: LoRA and Chain-of-LoRA (COLA) fine-tuning on the JVM.", ""},
-        subcommands = {ColaTrainer.Info.class, CommandLine.HelpCommand.class})
+        subcommands = {ColaTrainer.Info.class, ProbeCommand.class, CommandLine.HelpCommand.class})
 public final class ColaTrainer implements Callable<Integer> {
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new ColaTrainer()).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The command line with cola's error handling: a bad input is one clear line, not a stack trace. */
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new ColaTrainer());
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("cola " + cmd.getCommandName() + ": " + (e.getMessage() != null ? e.getMessage() : e));
+            if (System.getenv("COLA_DEBUG") != null) e.printStackTrace(cmd.getErr());
+            return 2;
+        });
+        return cl;
     }
 
     @Override

@@ -158,6 +158,8 @@ public final class PeftAdapter {
         c.put("bias", "none");
         c.put("fan_in_fan_out", cfg.fanInFanOut());
         c.put("use_rslora", cfg.rslora());
+        ObjectNode pattern = c.putObject("rank_pattern");  // per-module ranks that differ from r (PEFT's rank_pattern)
+        for (LoraAdapter a : model.adapters()) if (a.rank != cfg.r()) pattern.put(a.modulePath, a.rank);
         if (cfg.modulesToSave().isEmpty()) c.putNull("modules_to_save");
         else c.putPOJO("modules_to_save", cfg.modulesToSave());
         c.put("init_lora_weights", true);

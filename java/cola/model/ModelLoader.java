@@ -17,27 +17,39 @@ final class ModelLoader {
     private final String[] prefixes;
     /** The canonical prefix of module paths ("model.decoder.", "transformer.", …). */
     private final String canonical;
+    /** Every tensor loaded, with its file name and stored dtype (the HF writer writes them back the same way). */
+    private final java.util.List<Transformer.Param> params;
 
-    private ModelLoader(HfWeights w, Backend be, String canonical, String... prefixes) {
+    private ModelLoader(HfWeights w, Backend be, java.util.List<Transformer.Param> params, String canonical,
+            String... prefixes) {
         this.w = w;
         this.be = be;
+        this.params = params;
         this.canonical = canonical;
         this.prefixes = prefixes;
     }
 
     static Transformer build(ModelConfig config, HfWeights w, Backend be) throws IOException {
+        java.util.List<Transformer.Param> params = new java.util.ArrayList<>();
         Transformer m;
-        if (config instanceof OptConfig c) {
-            m = new ModelLoader(w, be, "model.decoder.", "model.decoder.", "decoder.").opt(c);
-        } else if (config instanceof LlamaConfig c) {
-            m = new ModelLoader(w, be, "model.", "model.", "").llama(c);
-        } else if (config instanceof Gpt2Config c) {
-            m = new ModelLoader(w, be, "transformer.", "transformer.", "").gpt2(c);
-        } else {
-            BertConfig c = (BertConfig) config;
-            String canon = c.architecture().equals("BertModel") ? "" : "bert.";
-            m = new ModelLoader(w, be, canon, "bert.", "").bert(c);
+        try {
+            if (config instanceof OptConfig c) {
+                m = new ModelLoader(w, be, params, "model.decoder.", "model.decoder.", "decoder.").opt(c);
+            } else if (config instanceof LlamaConfig c) {
+                m = new ModelLoader(w, be, params, "model.", "model.", "").llama(c);
+            } else if (config instanceof Gpt2Config c) {
+                m = new ModelLoader(w, be, params, "transformer.", "transformer.", "").gpt2(c);
+            } else {
+                BertConfig c = (BertConfig) config;
+                String canon = c.architecture().equals("BertModel") ? "" : "bert.";
+                m = new ModelLoader(w, be, params, canon, "bert.", "").bert(c);
+            }
+        } catch (IOException | RuntimeException e) {
+            // a half-built model: free what was loaded so far
+            for (Transformer.Param p : params) if (!p.value().isClosed()) p.value().close();
+            throw e;
         }
+        m.params = java.util.List.copyOf(params);
         try {
             w.checkAllUsed(n -> n.endsWith("lm_head.weight") && m.tied
                     || n.endsWith("position_ids") || n.endsWith("rotary_emb.inv_freq")
@@ -102,7 +114,7 @@ final class ModelLoader {
             m.lmHead = m.tokEmb;
             m.tied = true;
         } else {
-            m.lmHead = w.loadF32(be, "lm_head.weight", new String[] {""}, c.vocabSize(), h);
+            m.lmHead = new ModelLoader(w, be, params, "", "").t("lm_head.weight", c.vocabSize(), h);
         }
         return m;
     }
@@ -151,13 +163,13 @@ final class ModelLoader {
                     linear(p + "output.dense", h, f, true), null, null));
         }
         if (head == Transformer.Head.MASKED_LM) {
-            ModelLoader cls = new ModelLoader(w, be, "cls.predictions.", "cls.predictions.");
+            ModelLoader cls = new ModelLoader(w, be, params, "cls.predictions.", "cls.predictions.");
             m.mlmDense = cls.linear("transform.dense", h, h, true);
             m.mlmNorm = cls.layerNorm("transform.LayerNorm", h, eps, true);
             m.mlmBias = cls.t("bias", c.vocabSize());
         } else if (head == Transformer.Head.SEQUENCE_CLASSIFICATION) {
             m.pooler = linear("pooler.dense", h, h, true);
-            ModelLoader top = new ModelLoader(w, be, "", "");
+            ModelLoader top = new ModelLoader(w, be, params, "", "");
             m.classifier = top.linear("classifier", c.numLabels(), h, true);
             m.classifier.enableWeightGradients();  // the head is trained from scratch (PEFT modules_to_save)
         }
@@ -167,7 +179,10 @@ final class ModelLoader {
     // ---------------------------------------------------------------- pieces
 
     private Tensor t(String name, long... shape) throws IOException {
-        return w.loadF32(be, name, prefixes, shape);
+        Tensor x = w.loadF32(be, name, prefixes, shape);
+        String full = w.resolve(name, prefixes);
+        params.add(new Transformer.Param(full, x, w.storedDType(full), false));
+        return x;
     }
 
     private Linear linear(String path, int out, int in, boolean bias) throws IOException {
@@ -178,12 +193,14 @@ final class ModelLoader {
 
     /** GPT-2 Conv1D: weight stored [in, out], transposed here to [out, in] so every linear runs the same kernels. */
     private Linear conv1d(String path, int in, int out) throws IOException {
-        try (Tensor stored = t(path + ".weight", in, out)) {
+        String full = w.resolve(path + ".weight", prefixes);
+        try (Tensor stored = w.loadF32(be, path + ".weight", prefixes, in, out)) {
             float[] s = stored.toFloatArray();
             float[] tr = new float[s.length];
             for (int i = 0; i < in; i++) for (int o = 0; o < out; o++) tr[o * in + i] = s[i * out + o];
             Tensor wt = Tensor.zeros(DType.F32, out, in);
             wt.copyFrom(tr);
+            params.add(new Transformer.Param(full, wt, w.storedDType(full), true));
             return new Linear(canonical + path, wt, t(path + ".bias", out));
         }
     }

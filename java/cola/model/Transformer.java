@@ -23,6 +23,12 @@ import java.util.List;
 public final class Transformer implements AutoCloseable {
     public enum Head { CAUSAL_LM, MASKED_LM, SEQUENCE_CLASSIFICATION, HIDDEN_STATES }
 
+    /**
+     * A weight as it sits in the HF folder: its key, the f32 tensor the model computes with, the stored dtype, and
+     * whether it is stored transposed (GPT-2 Conv1D [in, out]).
+     */
+    public record Param(String key, Tensor value, String storedDType, boolean transposed) {}
+
     public final ModelConfig config;
     public final Head head;
     private final Backend be;
@@ -40,6 +46,9 @@ public final class Transformer implements AutoCloseable {
     Linear mlmDense, pooler, classifier;
     Norm mlmNorm;
     Tensor mlmBias;
+
+    /** Every loaded weight in file order (set by the loader). */
+    List<Param> params = List.of();
 
     // the step in flight
     private StepContext ctx;
@@ -79,6 +88,11 @@ public final class Transformer implements AutoCloseable {
     /** The classification head (trainable in sequence classification), or null. */
     public Linear classifier() {
         return classifier;
+    }
+
+    /** The weights with their HF keys and stored dtypes. */
+    public List<Param> params() {
+        return params;
     }
 
     public List<LoraAdapter> adapters() {

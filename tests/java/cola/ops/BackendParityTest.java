@@ -50,9 +50,12 @@ class BackendParityTest {
     @TestFactory
     Stream<DynamicTest> everyOpOnEveryBackendMatchesTheCpu() {
         List<Backend> others = accelerated();
-        Assumptions.assumeFalse(others.isEmpty(),
-                "skipped: no accelerated backend to compare (CUDA: " + CudaRuntime.describe() + ")");
         List<DynamicTest> tests = new ArrayList<>();
+        if (others.isEmpty()) {
+            // Reported as one skipped test with its reason (an aborted factory would vanish from the report).
+            String why = "skipped: no GPU backend to compare with the CPU (CUDA: " + CudaRuntime.describe() + ")";
+            return Stream.of(DynamicTest.dynamicTest("gpu parity", () -> Assumptions.abort(why)));
+        }
         for (Backend be : others) {
             for (Case c : cases()) {
                 tests.add(DynamicTest.dynamicTest(be.name() + ": " + c.name(), () -> {

@@ -1,0 +1,64 @@
+package cola.model;
+
+import cola.backend.Backend;
+import cola.io.SafetensorsWriter;
+import cola.tensor.DType;
+import cola.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes a model as a Hugging Face folder: the source config.json and one model.safetensors holding every weight under
+ * its original key, in its original dtype (BF16/F16 rounded to nearest even from the f32 the model holds) unless a
+ * dtype is forced, GPT-2 Conv1D weights transposed back to [in, out]. Files are written atomically.
+ */
+public final class HfFolderWriter {
+    private HfFolderWriter() {}
+
+    /** @param forceDType null keeps each tensor's stored dtype; F32/BF16/F16 converts every weight. */
+    public static void write(Transformer model, Backend be, Path sourceConfig, Path outDir, DType forceDType)
+            throws IOException {
+        Files.createDirectories(outDir);
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        List<Tensor> temps = new ArrayList<>();
+        try {
+            for (Transformer.Param p : model.params()) {
+                Tensor v = p.value();
+                if (p.transposed()) {
+                    float[] s = v.toFloatArray();
+                    int rows = (int) v.dim(0), cols = (int) v.dim(1);
+                    float[] tr = new float[s.length];
+                    for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) tr[c * rows + r] = s[r * cols + c];
+                    Tensor t = Tensor.zeros(DType.F32, cols, rows);
+                    temps.add(t);
+                    t.copyFrom(tr);
+                    v = t;
+                }
+                DType target = forceDType != null ? forceDType : switch (p.storedDType()) {
+                    case "BF16" -> DType.BF16;
+                    case "F16" -> DType.F16;
+                    default -> DType.F32;
+                };
+                if (target != DType.F32) {
+                    Tensor c = Tensor.zeros(target, v.shape());
+                    temps.add(c);
+                    be.convert(c, v);
+                    v = c;
+                }
+                out.put(p.key(), v);
+            }
+            SafetensorsWriter.write(outDir.resolve("model.safetensors"), out, Map.of("format", "pt"));
+            Path tmp = Files.createTempFile(outDir, ".config", ".tmp");
+            Files.copy(sourceConfig, tmp, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(tmp, outDir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            for (Tensor t : temps) t.close();
+        }
+    }
+}
