@@ -25,7 +25,9 @@ public final class ColaTrainer implements Callable<Integer> {
     static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new ColaTrainer());
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            cmd.getErr().println("cola " + cmd.getCommandName() + ": " + (e.getMessage() != null ? e.getMessage() : e));
+            String msg = e instanceof java.nio.file.NoSuchFileException ? "no such file: " + e.getMessage()
+                    : e.getMessage() != null ? e.getMessage() : e.toString();
+            cmd.getErr().println("cola " + cmd.getCommandName() + ": " + msg);
             if (System.getenv("COLA_DEBUG") != null) e.printStackTrace(cmd.getErr());
             return 2;
         });
