@@ -65,13 +65,15 @@ int cola_matmul_backward(float* dinp, float* dweight, float* dbias, const float*
 
 /* ------------------------------------------------------------------ LoRA (lora.cpp) */
 /* Fused LoRA linear:  u[M,r] = drop(x)[M,K]·A[r,K]ᵀ ;  y[M,N] = x·W[N,K]ᵀ + b[N] + s·u·B[N,r]ᵀ.
- * drop() is inverted dropout with keep-probability 1-p drawn from (seed, m·K+k) (p = 0: identity). u is saved for
- * backward. b may be NULL. */
+ * drop() is inverted dropout with keep-probability 1-p drawn from (seed, m·K+k) (p = 0: identity). b may be NULL.
+ * u is written when non-NULL; it is required when p > 0 (backward needs it), optional when p = 0 (backward then
+ * recomputes it, which keeps forward at one GEMM). */
 int cola_lora_linear_forward(float* y, float* u, const float* x, const float* W, const float* b, const float* A,
                              const float* B, float s, float p, uint64_t seed, int64_t M, int64_t K, int64_t N,
                              int64_t r);
 /* With v[M,r] = dy·B (scratch, written):  dx[M,K] += dy·W + s·drop'(v·A);  dA[r,K] += s·vᵀ·drop(x);
- * dB[N,r] += s·dyᵀ·u;  dW[N,K] += dyᵀ·x and db[N] += Σ_m dy only when non-NULL (full fine-tuning). dx may be NULL. */
+ * dB[N,r] += s·dyᵀ·u;  dW[N,K] += dyᵀ·x and db[N] += Σ_m dy only when non-NULL (full fine-tuning). dx may be NULL;
+ * u may be NULL when p = 0 (recomputed). */
 int cola_lora_linear_backward(float* dx, float* dW, float* db, float* dA, float* dB, float* v, const float* dy,
                               const float* x, const float* u, const float* W, const float* A, const float* B, float s,
                               float p, uint64_t seed, int64_t M, int64_t K, int64_t N, int64_t r);

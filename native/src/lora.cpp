@@ -4,11 +4,15 @@
 //  * Without dropout the low-rank term folds into the weight: y = x·(W + s·B·A)ᵀ + b. Building W_eff = W + s·B·A costs
 //    one pass over W (N·K, independent of the batch) and 2·N·K·r FLOPs, then ONE GEMM writes y — no second pass over
 //    y as in PEFT's `base(x) + B(A(x))·s`. u = x·Aᵀ (for backward's dB) is the only extra pass over x.
-//  * Backward uses the same identity: dx = dy·W_eff, one GEMM accumulating into dx. The adapter gradients come from
-//    one fused pass over the rows of x and dy:  v_m = B·ᵀdy_m (r dots), dA += s·v_m ⊗ drop(x_m), dB += s·dy_m ⊗ u_m,
-//    with per-thread partial sums of dA, dB reduced in thread order (deterministic for a fixed thread count).
+//  * u = x·Aᵀ is needed only by backward (dB = s·dyᵀ·u), so without dropout forward skips it (u = NULL) and backward
+//    recomputes it: forward is W_eff + one GEMM. (A per-row fused pass over x and dy measured slower than skinny
+//    oneDNN GEMMs: r = 8 dot products per row cannot keep the FMA units busy.)
+//  * Backward uses the same identity: dx = dy·W_eff, one GEMM accumulating into dx; v = dy·B, dA += s·vᵀ·x and
+//    dB += s·dyᵀ·u are skinny GEMMs.
 //  * With dropout (p > 0) the LoRA branch sees drop(x) ≠ x, so W_eff does not apply: y = x·Wᵀ + b by GEMM, then a
-//    per-row pass adds s·B·u_m; backward adds s·mask⊙(Aᵀ·v_m)/(1-p) into dx in the same row pass.
+//    per-row pass adds s·B·u_m (u saved); backward runs one fused pass over the rows of x and dy: v_m = Bᵀ·dy_m,
+//    dA += s·v_m ⊗ drop(x_m), dB += s·dy_m ⊗ u_m, dx_m += s·mask⊙(Aᵀ·v_m)/(1-p), with per-thread partial sums
+//    reduced in thread order (deterministic for a fixed thread count).
 // Scratch (W_eff, per-thread partials) is thread_local and grows to the largest layer seen: no per-call malloc in
 // steady state.
 // Reference: tests/java/cola/ops/LoraOpTest.java (double-precision, finite differences).
@@ -112,6 +116,30 @@ void backward_rows(float* dAt, float* dBt, float* v, float* dx, const float* dy,
     }
 }
 
+thread_local std::vector<float> tl_u;  // [M,r] u recomputed in backward when forward did not keep it
+
+// Backward without dropout, as GEMMs (skinny ones run near bandwidth in oneDNN):
+//   v = dy·B;  u = x·Aᵀ (if not saved);  dB += s·dyᵀ·u;  dA += s·vᵀ·x;  dx += dy·W_eff (one GEMM for both paths).
+int lora_backward_gemms(float* dx, float* dW, float* db, float* dA, float* dB, float* v, const float* dy,
+                        const float* x, const float* u, const float* W, const float* A, const float* B, float s,
+                        int64_t M, int64_t K, int64_t N, int64_t r) {
+    int st = cola_gemm_f32(0, 0, M, r, N, 1.0f, dy, N, B, r, 0.0f, v, r);
+    if (st == COLA_OK && !u) {
+        float* uu = grow(tl_u, (size_t)(M * r));
+        st = cola_gemm_f32(0, 1, M, r, K, 1.0f, x, K, A, K, 0.0f, uu, r);
+        u = uu;
+    }
+    if (st == COLA_OK) st = cola_gemm_f32(1, 0, N, r, M, s, dy, N, u, r, 1.0f, dB, r);
+    if (st == COLA_OK) st = cola_gemm_f32(1, 0, r, K, M, s, v, r, x, K, 1.0f, dA, K);
+    if (st == COLA_OK && dx) {
+        float* weff = grow(tl_weff, (size_t)(N * K));
+        build_weff(weff, W, A, B, s, N, K, r);
+        st = cola_gemm_f32(0, 0, M, K, N, 1.0f, dy, N, weff, K, 1.0f, dx, K);
+    }
+    if (st == COLA_OK && (dW || db)) st = cola_matmul_backward(nullptr, dW, db, dy, x, W, M, K, N);
+    return st;
+}
+
 }  // namespace
 
 extern "C" {
@@ -124,9 +152,10 @@ int cola_lora_linear_forward(float* y, float* u, const float* x, const float* W,
         float* weff = grow(tl_weff, (size_t)(N * K));
         build_weff(weff, W, A, B, s, N, K, r);
         int st = cola_matmul_forward(y, x, weff, b, M, K, N);
-        if (st != COLA_OK) return st;
-        return cola_gemm_f32(0, 1, M, r, K, 1.0f, x, K, A, K, 0.0f, u, r);  // u = x·Aᵀ for backward
+        if (st != COLA_OK || !u) return st;
+        return cola_gemm_f32(0, 1, M, r, K, 1.0f, x, K, A, K, 0.0f, u, r);  // only if the caller wants u
     }
+    if (!u) return COLA_ERR_ARG;  // with dropout, u = drop(x)·Aᵀ must be saved: backward cannot redraw x's mask cheaply
     int st = cola_matmul_forward(y, x, W, b, M, K, N);
     if (st != COLA_OK) return st;
     std::vector<float> Bt((size_t)(r * N));
@@ -146,15 +175,11 @@ int cola_lora_linear_backward(float* dx, float* dW, float* db, float* dA, float*
                               float p, uint64_t seed, int64_t M, int64_t K, int64_t N, int64_t r) {
     if (M < 0 || K < 0 || N < 0 || r < 0 || !(p >= 0.0f && p < 1.0f)) return COLA_ERR_ARG;
     int st = COLA_OK;
-    // dx += dy·W_eff (no dropout) or dy·W (dropout: the LoRA part is added per row below).
+    if (p == 0.0f) return lora_backward_gemms(dx, dW, db, dA, dB, v, dy, x, u, W, A, B, s, M, K, N, r);
+    if (!u) return COLA_ERR_ARG;
+    // Dropout: dx += dy·W here, the LoRA part of dx is added per row below with the regenerated mask.
     if (dx) {
-        const float* w = W;
-        if (p == 0.0f) {
-            float* weff = grow(tl_weff, (size_t)(N * K));
-            build_weff(weff, W, A, B, s, N, K, r);
-            w = weff;
-        }
-        st = cola_gemm_f32(0, 0, M, K, N, 1.0f, dy, N, w, K, 1.0f, dx, K);
+        st = cola_gemm_f32(0, 0, M, K, N, 1.0f, dy, N, W, K, 1.0f, dx, K);
         if (st != COLA_OK) return st;
     }
     // Full fine-tuning: dW += dyᵀ·x, db += Σ dy.

@@ -42,14 +42,15 @@ public interface Backend {
     // ---------------------------------------------------------------- LoRA
     /**
      * Fused LoRA linear: u[..,r] = drop(x)·Aᵀ; y[..,N] = x·Wᵀ + b + s·u·Bᵀ. A is [r,K], B is [N,r]; b may be null;
-     * p is the LoRA dropout probability (0: none), seed its mask's seed.
+     * p is the LoRA dropout probability (0: none), seed its mask's seed. u may be null when p = 0 (backward then
+     * recomputes it; forward stays one GEMM).
      */
     void loraLinearForward(Tensor y, Tensor u, Tensor x, Tensor w, Tensor b, Tensor a, Tensor bMat, float s, float p,
             long seed);
 
     /**
      * With scratch v[..,r] = dy·B: dx += dy·W + s·drop'(v·A); dA += s·vᵀ·drop(x); dB += s·dyᵀ·u; dW, db (full
-     * fine-tuning only) += dyᵀ·x, Σ dy. dx, dW, db may be null.
+     * fine-tuning only) += dyᵀ·x, Σ dy. dx, dW, db may be null; u may be null when p = 0.
      */
     void loraLinearBackward(Tensor dx, Tensor dW, Tensor db, Tensor dA, Tensor dB, Tensor v, Tensor dy, Tensor x,
             Tensor u, Tensor w, Tensor a, Tensor bMat, float s, float p, long seed);

@@ -69,7 +69,8 @@ public final class Linear implements AutoCloseable {
     public void forward(StepContext ctx, Tensor y, Tensor x) {
         savedX = x;
         if (lora != null) {
-            savedU = ctx.alloc(x.numel() / in, lora.rank);
+            // without dropout the kernel recomputes u in backward: forward stays one GEMM
+            savedU = lora.dropout > 0 ? ctx.alloc(x.numel() / in, lora.rank) : null;
             ctx.be.loraLinearForward(y, savedU, x, weight, bias, lora.a, lora.b, lora.scale, lora.dropout, seed(ctx));
         } else {
             ctx.be.matmulForward(y, x, weight, bias);

@@ -2,7 +2,7 @@ package cola.model;
 
 import cola.tensor.Tensor;
 
-/** LayerNorm (weight, bias) or RMSNorm (weight) over the last dimension; frozen parameters. */
+/** LayerNorm (weight, bias) or RMSNorm (weight) over the last dimension; frozen unless full fine-tuning. */
 final class Norm implements AutoCloseable {
     enum Kind { LAYER, RMS }
 
@@ -10,6 +10,13 @@ final class Norm implements AutoCloseable {
     final Tensor weight, bias;
     final float eps;
     private Tensor savedX, mean, rstd;
+    Tensor gradWeight, gradBias;
+
+    /** Full fine-tuning: the affine parameters get gradients. */
+    void enableGradients() {
+        if (weight != null && gradWeight == null) gradWeight = Tensor.zeros(cola.tensor.DType.F32, weight.shape());
+        if (bias != null && gradBias == null) gradBias = Tensor.zeros(cola.tensor.DType.F32, bias.shape());
+    }
 
     Norm(Kind kind, Tensor weight, Tensor bias, float eps) {
         this.kind = kind;
@@ -34,13 +41,12 @@ final class Norm implements AutoCloseable {
 
     /** dx += d(norm)/dx · dout. */
     void backward(StepContext ctx, Tensor dx, Tensor dout) {
-        if (kind == Kind.LAYER) ctx.be.layerNormBackward(dx, null, null, dout, savedX, weight, mean, rstd);
-        else ctx.be.rmsNormBackward(dx, null, dout, savedX, weight, rstd);
+        if (kind == Kind.LAYER) ctx.be.layerNormBackward(dx, gradWeight, gradBias, dout, savedX, weight, mean, rstd);
+        else ctx.be.rmsNormBackward(dx, gradWeight, dout, savedX, weight, rstd);
     }
 
     @Override
     public void close() {
-        if (weight != null) weight.close();
-        if (bias != null) bias.close();
+        for (Tensor t : new Tensor[] {weight, bias, gradWeight, gradBias}) if (t != null) t.close();
     }
 }

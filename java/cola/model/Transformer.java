@@ -47,6 +47,16 @@ public final class Transformer implements AutoCloseable {
     Norm mlmNorm;
     Tensor mlmBias;
 
+    /** A parameter that trains: its HF key (or PEFT-style name for adapters), value and gradient. */
+    public record Trainable(String name, Tensor value, Tensor grad) {}
+
+    // full fine-tuning gradients of the embeddings and heads (null when frozen)
+    Tensor gradTokEmb, gradPosEmb, gradTypeEmb, gradLmHead, gradMlmBias;
+    private boolean fullFineTuning;
+    private boolean recompute;
+    private Tensor[] blockInputs;
+    private Tensor idT, posIdT, typeIdT;
+
     /** Every loaded weight in file order (set by the loader). */
     List<Param> params = List.of();
 
@@ -90,6 +100,74 @@ public final class Transformer implements AutoCloseable {
         return classifier;
     }
 
+    /**
+     * Full fine-tuning: every weight gets a gradient (the baseline the paper compares LoRA and COLA with). Adapters may
+     * still be attached; their gradients keep flowing.
+     */
+    public void enableFullFineTuning() {
+        fullFineTuning = true;
+        for (Linear l : linears()) l.enableWeightGradients();
+        for (Norm n : norms()) n.enableGradients();
+        gradTokEmb = zerosLike(gradTokEmb, tokEmb);
+        gradPosEmb = zerosLike(gradPosEmb, posEmb);
+        gradTypeEmb = zerosLike(gradTypeEmb, typeEmb);
+        gradMlmBias = zerosLike(gradMlmBias, mlmBias);
+        if (!tied) gradLmHead = zerosLike(gradLmHead, lmHead);
+    }
+
+    private static Tensor zerosLike(Tensor existing, Tensor like) {
+        return existing != null || like == null ? existing : Tensor.zeros(DType.F32, like.shape());
+    }
+
+    private List<Norm> norms() {
+        List<Norm> n = new ArrayList<>();
+        if (embNorm != null) n.add(embNorm);
+        for (Block b : blocks) {
+            n.add(b.norm1);
+            n.add(b.norm2);
+        }
+        if (finalNorm != null) n.add(finalNorm);
+        if (mlmNorm != null) n.add(mlmNorm);
+        return n;
+    }
+
+    /** Everything that currently has a gradient: adapters, then (full fine-tuning) every weight by its HF key. */
+    public List<Trainable> trainable() {
+        List<Trainable> out = new ArrayList<>();
+        for (LoraAdapter a : adapters()) {
+            out.add(new Trainable(a.modulePath + ".lora_A.weight", a.a, a.gradA));
+            out.add(new Trainable(a.modulePath + ".lora_B.weight", a.b, a.gradB));
+        }
+        java.util.Map<Tensor, Tensor> grads = new java.util.IdentityHashMap<>();
+        for (Linear l : linears()) {
+            if (l.gradWeight() != null) grads.put(l.weight, l.gradWeight());
+            if (l.gradBias() != null) grads.put(l.bias, l.gradBias());
+        }
+        for (Norm n : norms()) {
+            if (n.gradWeight != null) grads.put(n.weight, n.gradWeight);
+            if (n.gradBias != null) grads.put(n.bias, n.gradBias);
+        }
+        if (gradTokEmb != null) grads.put(tokEmb, gradTokEmb);
+        if (gradPosEmb != null) grads.put(posEmb, gradPosEmb);
+        if (gradTypeEmb != null) grads.put(typeEmb, gradTypeEmb);
+        if (gradMlmBias != null) grads.put(mlmBias, gradMlmBias);
+        if (gradLmHead != null) grads.put(lmHead, gradLmHead);
+        for (Param p : params) {
+            Tensor g = grads.get(p.value());
+            if (g != null) out.add(new Trainable(p.key(), p.value(), g));
+        }
+        return out;
+    }
+
+    /**
+     * Activation recompute (gradient checkpointing) per block: forward keeps only each block's input; backward runs
+     * the block's forward again just before its backward. Peak activation memory drops from all blocks' to one
+     * block's, for one extra forward. Results are bit-identical (dropout masks are counter-based, so they recur).
+     */
+    public void setActivationRecompute(boolean on) {
+        this.recompute = on;
+    }
+
     /** The weights with their HF keys and stored dtypes. */
     public List<Param> params() {
         return params;
@@ -118,14 +196,26 @@ public final class Transformer implements AutoCloseable {
             }
         }
         int[] mask = batch.flatMask();
-        Tensor idT = ints(arena, ids, n);
+        idT = ints(arena, ids, n);
         Tensor maskT = mask == null ? null : ints(arena, mask, b, t);
         Tensor posT = null;
         if (config instanceof LlamaConfig) posT = ints(arena, arange(b, t), n);
         ctx = new StepContext(be, arena, b, t, maskT, posT, dropoutSeed);
 
         Tensor x = embed(batch, idT, mask, b, t);
-        for (Block blk : blocks) x = blk.forward(ctx, x);
+        if (recompute) {
+            blockInputs = new Tensor[blocks.size()];
+            for (int i = 0; i < blocks.size(); i++) {
+                blockInputs[i] = x;
+                Tensor out = ctx.alloc(x.shape());  // survives the release below
+                Arena.Mark mark = arena.mark();
+                out.copyFrom(blocks.get(i).forward(ctx, x));
+                arena.release(mark);
+                x = out;
+            }
+        } else {
+            for (Block blk : blocks) x = blk.forward(ctx, x);
+        }
         hidden = x;
         Tensor h = finalNorm != null ? finalNorm.forward(ctx, x) : x;
         if (projectOut != null) {
@@ -191,18 +281,41 @@ public final class Transformer implements AutoCloseable {
                     pos[r * t + i] = run * m - 1 + OptConfig.POSITION_OFFSET;
                 }
             }
-            return addEmbedding(x0, ints(ctx.arena, pos, n), posEmb);
+            posIdT = ints(ctx.arena, pos, n);
+            return addEmbedding(x0, posIdT, posEmb);
         }
         Tensor x = ctx.alloc(n, tokEmb.dim(1));
         be.embeddingForward(x, idT, tokEmb);
-        if (config instanceof Gpt2Config) return addEmbedding(x, ints(ctx.arena, arange(b, t), n), posEmb);
+        if (config instanceof Gpt2Config) {
+            posIdT = ints(ctx.arena, arange(b, t), n);
+            return addEmbedding(x, posIdT, posEmb);
+        }
         if (config instanceof BertConfig) {
-            x = addEmbedding(x, ints(ctx.arena, arange(b, t), n), posEmb);
+            posIdT = ints(ctx.arena, arange(b, t), n);
+            x = addEmbedding(x, posIdT, posEmb);
             int[] types = batch.tokenTypeIds() == null ? new int[n] : Batch.flatten(batch.tokenTypeIds());
-            x = addEmbedding(x, ints(ctx.arena, types, n), typeEmb);
+            typeIdT = ints(ctx.arena, types, n);
+            x = addEmbedding(x, typeIdT, typeEmb);
             return embNorm.forward(ctx, x);
         }
         return x;  // Llama: positions enter through RoPE
+    }
+
+    /** Embedding tables' gradients (full fine-tuning) from d loss / d (embedding output). */
+    private void embedBackward(Tensor dx) {
+        Tensor d = dx;
+        if (embNorm != null) {
+            d = ctx.zeros(dx.shape());
+            embNorm.backward(ctx, d, dx);
+        }
+        if (gradPosEmb != null) be.embeddingBackward(gradPosEmb, d, posIdT);
+        if (gradTypeEmb != null) be.embeddingBackward(gradTypeEmb, d, typeIdT);
+        Tensor dtok = d;
+        if (projectIn != null) {
+            dtok = ctx.zeros(ctx.rows(), projectIn.in);
+            projectIn.backward(ctx, dtok, d);
+        }
+        if (gradTokEmb != null) be.embeddingBackward(gradTokEmb, dtok, idT);
     }
 
     private Tensor addEmbedding(Tensor x, Tensor ids, Tensor table) {
@@ -221,10 +334,11 @@ public final class Transformer implements AutoCloseable {
         int n = ctx.rows();
         Tensor dh = ctx.zeros(headIn.shape());
         switch (head) {
-            case CAUSAL_LM -> be.matmulBackward(dh, null, null, dlogits.view(n, config.vocabSize()), headIn, lmHead);
+            case CAUSAL_LM -> be.matmulBackward(dh, tied ? gradTokEmb : gradLmHead, null,
+                    dlogits.view(n, config.vocabSize()), headIn, lmHead);
             case MASKED_LM -> {
                 Tensor dz = ctx.zeros(mlmAct.shape());
-                be.matmulBackward(dz, null, null, dlogits.view(n, config.vocabSize()), mlmAct, tokEmb);
+                be.matmulBackward(dz, gradTokEmb, gradMlmBias, dlogits.view(n, config.vocabSize()), mlmAct, tokEmb);
                 Tensor dact = ctx.zeros(dz.shape());
                 mlmNorm.backward(ctx, dact, dz);
                 Tensor dpre = ctx.zeros(dz.shape());
@@ -255,9 +369,25 @@ public final class Transformer implements AutoCloseable {
             finalNorm.backward(ctx, d, dx);
             dx = d;
         }
-        for (int i = blocks.size() - 1; i >= 0; i--) dx = blocks.get(i).backward(ctx, dx);
-        // Embeddings are frozen (LoRA): nothing flows further, except into project_in's adapter if it has one.
-        if (projectIn != null && projectIn.lora() != null) projectIn.backward(ctx, null, dx);
+        for (int i = blocks.size() - 1; i >= 0; i--) {
+            Block blk = blocks.get(i);
+            if (recompute) {
+                Tensor dIn = ctx.alloc(dx.shape());  // survives the release below
+                Arena.Mark mark = ctx.arena.mark();
+                blk.forward(ctx, blockInputs[i]);
+                dIn.copyFrom(blk.backward(ctx, dx));
+                ctx.arena.release(mark);
+                dx = dIn;
+            } else {
+                dx = blk.backward(ctx, dx);
+            }
+        }
+        if (fullFineTuning) {
+            embedBackward(dx);
+        } else if (projectIn != null && projectIn.lora() != null) {
+            // Embeddings are frozen (LoRA): nothing flows further, except into project_in's adapter if it has one.
+            projectIn.backward(ctx, null, dx);
+        }
     }
 
     // ---------------------------------------------------------------- helpers
@@ -280,6 +410,7 @@ public final class Transformer implements AutoCloseable {
         for (Linear l : new Linear[] {projectIn, projectOut, mlmDense, pooler, classifier}) if (l != null) l.close();
         for (Norm nm : new Norm[] {embNorm, finalNorm, mlmNorm}) if (nm != null) nm.close();
         if (lmHead != null && !tied) lmHead.close();
+        for (Tensor g : new Tensor[] {gradTokEmb, gradPosEmb, gradTypeEmb, gradLmHead, gradMlmBias}) if (g != null) g.close();
         for (Tensor t : new Tensor[] {tokEmb, posEmb, typeEmb, mlmBias}) if (t != null && !t.isClosed()) t.close();
     }
 }

@@ -5,21 +5,28 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Per-step activation memory: bump allocation from native chunks, all recycled at once by {@link #reset()}.
+ * Per-step activation memory: bump allocation from native chunks, all recycled at once by {@link #reset()}, and
+ * stack-like by {@link #mark()}/{@link #release(Mark)} (activation recompute frees one block's activations at a time).
  *
  * <p>The first steps discover how much a step needs; at a reset that finds more than one chunk in use, the arena
  * replaces them by one chunk of the combined size, so from then on a step allocates nothing natively (no per-step
- * malloc churn, no reliance on the GC). Tensors allocated before a reset throw {@link IllegalStateException} when used
- * after it. Not thread-safe: one arena per training loop.
+ * malloc churn, no reliance on the GC). A tensor allocated before a reset, or after a mark that was released, throws
+ * {@link IllegalStateException} when used. Not thread-safe: one arena per training loop.
  */
 public final class Arena implements AutoCloseable {
     private static final long ALIGN = 64;
 
+    /** A position to {@link #release} back to. */
+    public record Mark(long generation, long seq, int chunk, long used, long inGeneration) {}
+
     private final List<long[]> chunks = new ArrayList<>();  // {address, bytes}
-    private long used;          // bytes used in the last chunk
+    private int current;        // chunk being filled
+    private long used;          // bytes used in the current chunk
     private long generation;
+    private long nextSeq;       // allocation sequence number (monotonic over the arena's life)
+    private final List<long[]> released = new ArrayList<>();  // [from, to) sequence ranges freed in this generation
     private boolean closed;
-    private long highWater;     // most bytes handed out in one generation
+    private long highWater;     // most bytes live at once in one generation
     private long inGeneration;
     private long nativeAllocations;
 
@@ -27,21 +34,25 @@ public final class Arena implements AutoCloseable {
         if (initialBytes > 0) addChunk(initialBytes);
     }
 
-    /** Uninitialised memory (whatever the previous step left): for outputs a kernel fully writes. */
+    /** Uninitialised memory (whatever was there before): for outputs a kernel fully writes. */
     public Tensor allocate(DType dtype, long... shape) {
         if (closed) throw new IllegalStateException("arena is closed");
         long[] s = Tensor.checkShape(shape);
         long bytes = Math.max(1, Tensor.numelOf(s)) * dtype.bytes;
         long rounded = (bytes + ALIGN - 1) / ALIGN * ALIGN;
-        if (chunks.isEmpty() || used + rounded > chunks.get(chunks.size() - 1)[1]) {
-            addChunk(Math.max(rounded, capacity()));
+        while (chunks.isEmpty() || used + rounded > chunks.get(current)[1]) {
+            if (!chunks.isEmpty() && current + 1 < chunks.size()) {
+                current++;
+                used = 0;
+            } else {
+                addChunk(Math.max(rounded, capacity()));
+            }
         }
-        long[] chunk = chunks.get(chunks.size() - 1);
-        long address = chunk[0] + used;
+        long address = chunks.get(current)[0] + used;
         used += rounded;
         inGeneration += rounded;
         highWater = Math.max(highWater, inGeneration);
-        return new Tensor(new ArenaStorage(this, generation, address, bytes), 0, dtype, s, false);
+        return new Tensor(new ArenaStorage(this, generation, nextSeq++, address, bytes), 0, dtype, s, false);
     }
 
     /** Zero-filled memory: for gradients that kernels accumulate into. */
@@ -51,15 +62,34 @@ public final class Arena implements AutoCloseable {
         return t;
     }
 
+    /** The current top of the stack. */
+    public Mark mark() {
+        if (closed) throw new IllegalStateException("arena is closed");
+        return new Mark(generation, nextSeq, current, used, inGeneration);
+    }
+
+    /** Frees everything allocated since {@code m} (those tensors die); earlier tensors stay valid. */
+    public void release(Mark m) {
+        if (closed) throw new IllegalStateException("arena is closed");
+        if (m.generation() != generation) throw new IllegalStateException("arena mark from before a reset");
+        if (m.seq() > nextSeq) throw new IllegalStateException("arena mark released twice or out of order");
+        released.add(new long[] {m.seq(), nextSeq});
+        current = m.chunk();
+        used = m.used();
+        inGeneration = m.inGeneration();
+    }
+
     /** Invalidates every tensor allocated so far and makes all memory available again. */
     public void reset() {
         if (closed) throw new IllegalStateException("arena is closed");
         generation++;
+        released.clear();
         if (chunks.size() > 1) {
             long total = capacity();
             freeChunks();
             addChunk(total);
         }
+        current = 0;
         used = 0;
         inGeneration = 0;
     }
@@ -70,7 +100,7 @@ public final class Arena implements AutoCloseable {
         return c;
     }
 
-    /** Most bytes one generation (step) has used. */
+    /** Most bytes live at once in one generation (step). */
     public long highWater() {
         return highWater;
     }
@@ -80,8 +110,10 @@ public final class Arena implements AutoCloseable {
         return nativeAllocations;
     }
 
-    boolean isLive(long gen) {
-        return !closed && gen == generation;
+    boolean isLive(long gen, long seq) {
+        if (closed || gen != generation) return false;
+        for (long[] r : released) if (seq >= r[0] && seq < r[1]) return false;
+        return true;
     }
 
     boolean isClosed() {
@@ -99,6 +131,7 @@ public final class Arena implements AutoCloseable {
         long a = CpuKernels.cola_alloc(bytes);
         if (a == 0) throw new OutOfMemoryError("arena: could not allocate " + bytes + " bytes of native memory");
         chunks.add(new long[] {a, bytes});
+        current = chunks.size() - 1;
         used = 0;
         nativeAllocations++;
     }

@@ -1,15 +1,17 @@
 package cola.tensor;
 
-/** A slice of an {@link Arena} chunk, valid only during the arena generation it was allocated in. */
+/** A slice of an {@link Arena} chunk, valid during its generation until a release past it. */
 final class ArenaStorage extends Storage {
     private final Arena arena;
     private final long generation;
+    private final long seq;
     private final long address;
 
-    ArenaStorage(Arena arena, long generation, long address, long bytes) {
+    ArenaStorage(Arena arena, long generation, long seq, long address, long bytes) {
         super(bytes, Device.CPU);
         this.arena = arena;
         this.generation = generation;
+        this.seq = seq;
         this.address = address;
     }
 
@@ -21,7 +23,7 @@ final class ArenaStorage extends Storage {
 
     @Override
     boolean isAlive() {
-        return arena.isLive(generation);
+        return arena.isLive(generation, seq);
     }
 
     @Override
@@ -31,6 +33,6 @@ final class ArenaStorage extends Storage {
 
     @Override
     String deadReason() {
-        return arena.isClosed() ? "the arena was closed" : "the arena was reset";
+        return arena.isClosed() ? "the arena was closed" : "the arena was reset or released past it";
     }
 }

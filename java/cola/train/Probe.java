@@ -99,12 +99,8 @@ public final class Probe {
     public static Map<String, Tensor> run(Backend be, Transformer model, Inputs in) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         try (Arena arena = new Arena(1 << 20)) {
-            for (LoraAdapter a : model.adapters()) a.zeroGrad();
+            for (Transformer.Trainable p : model.trainable()) p.grad().zero();
             Linear cls = model.classifier();
-            if (cls != null && cls.gradWeight() != null) {
-                cls.gradWeight().zero();
-                if (cls.gradBias() != null) cls.gradBias().zero();
-            }
             Tensor logits = model.forward(arena, in.batch(), 0);
             int[] targets;
             switch (model.head) {

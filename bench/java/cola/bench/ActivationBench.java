@@ -25,7 +25,7 @@ import org.openjdk.jmh.annotations.*;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
 public class ActivationBench {
-    @Param({"4096,3072", "1024,1536"})
+    @Param({"4096x3072", "1024x1536"})
     public String shape;
 
     BenchSupport data;
@@ -33,7 +33,7 @@ public class ActivationBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        String[] p = shape.split(",");
+        String[] p = shape.split("x");
         long r = Long.parseLong(p[0]), c = Long.parseLong(p[1]);
         data = new BenchSupport();
         x = data.randn(1f, r, c);

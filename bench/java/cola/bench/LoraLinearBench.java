@@ -61,7 +61,7 @@ public class LoraLinearBench {
 
     @Benchmark
     public void fusedForward() {
-        cpu.loraLinearForward(y, u, x, w, b, a, bm, 2f, 0f, 0);
+        cpu.loraLinearForward(y, null, x, w, b, a, bm, 2f, 0f, 0);  // as the model calls it: u recomputed in backward
     }
 
     /** PEFT's order of work as separate library calls: y = x·Wᵀ + b; u = x·Aᵀ; y += s·u·Bᵀ. */
@@ -80,7 +80,7 @@ public class LoraLinearBench {
 
     @Benchmark
     public void fusedBackward() {
-        cpu.loraLinearBackward(dx, null, null, dA, dB, v, dy, x, u, w, a, bm, 2f, 0f, 0);
+        cpu.loraLinearBackward(dx, null, null, dA, dB, v, dy, x, null, w, a, bm, 2f, 0f, 0);  // recomputes u
     }
 
     /** Separate calls: dx += dy·W; v = dy·B; dx += s·v·A; dA += s·vᵀ·x; dB += s·dyᵀ·u. */

@@ -22,7 +22,7 @@ import org.openjdk.jmh.annotations.*;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
 public class NormBench {
-    @Param({"1024,768", "4096,768", "1024,384", "4096,384"})
+    @Param({"1024x768", "4096x768", "1024x384", "4096x384"})
     public String nc;
 
     BenchSupport data;
@@ -30,7 +30,7 @@ public class NormBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        String[] p = nc.split(",");
+        String[] p = nc.split("x");
         int n = Integer.parseInt(p[0]), c = Integer.parseInt(p[1]);
         data = new BenchSupport();
         inp = data.randn(1f, n, c);

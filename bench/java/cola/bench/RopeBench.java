@@ -19,7 +19,7 @@ import org.openjdk.jmh.annotations.*;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
 public class RopeBench {
-    @Param({"32,64", "32,128"})
+    @Param({"32x64", "32x128"})
     public String hd;
 
     static final int N = 4096, T = 1024;
@@ -28,7 +28,7 @@ public class RopeBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        String[] p = hd.split(",");
+        String[] p = hd.split("x");
         int h = Integer.parseInt(p[0]), d = Integer.parseInt(p[1]);
         data = new BenchSupport();
         x = data.randn(1f, N, h, d);

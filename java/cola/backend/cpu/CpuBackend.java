@@ -175,17 +175,17 @@ public final class CpuBackend implements Backend {
     @Override
     public void loraLinearForward(Tensor y, Tensor u, Tensor x, Tensor w, Tensor b, Tensor a, Tensor bMat, float s,
             float p, long seed) {
-        OpCheck c = check("lora_linear_forward", "y", y, "u", u, "x", x, "W", w, "b?", b, "A", a, "B", bMat)
+        OpCheck c = check("lora_linear_forward", "y", y, p > 0 ? "u" : "u?", u, "x", x, "W", w, "b?", b, "A", a, "B", bMat)
                 .allDType(DType.F32).rank("W", 2).rank("A", 2).rank("B", 2);
         long n = w.dim(0), kk = w.dim(1), r = a.dim(0);
         c.shape("A", r, kk).shape("B", n, r).shape("b", n);
         c.require(x.dim(-1) == kk, "x's last dim must be W's in-features " + kk);
         long m = rows(x, kk);
         c.require(y.dim(-1) == n && y.numel() == m * n, "y must be [" + m + ", " + n + "]");
-        c.require(u.dim(-1) == r && u.numel() == m * r, "u must be [" + m + ", " + r + "]");
+        c.require(u == null || u.dim(-1) == r && u.numel() == m * r, "u must be [" + m + ", " + r + "]");
         c.require(Float.isFinite(s), "scale s must be finite, got " + s).distinct("y", "x");
         checkDropout(c, p);
-        status("lora_linear_forward", cola_lora_linear_forward(y.address(), u.address(), x.address(), w.address(),
+        status("lora_linear_forward", cola_lora_linear_forward(y.address(), addr(u), x.address(), w.address(),
                 addr(b), a.address(), bMat.address(), s, p, seed, m, kk, n, r));
     }
 
@@ -193,18 +193,18 @@ public final class CpuBackend implements Backend {
     public void loraLinearBackward(Tensor dx, Tensor dW, Tensor db, Tensor dA, Tensor dB, Tensor v, Tensor dy,
             Tensor x, Tensor u, Tensor w, Tensor a, Tensor bMat, float s, float p, long seed) {
         OpCheck c = check("lora_linear_backward", "dx?", dx, "dW?", dW, "db?", db, "dA", dA, "dB", dB, "v", v,
-                "dy", dy, "x", x, "u", u, "W", w, "A", a, "B", bMat).allDType(DType.F32).rank("W", 2).rank("A", 2);
+                "dy", dy, "x", x, p > 0 ? "u" : "u?", u, "W", w, "A", a, "B", bMat).allDType(DType.F32).rank("W", 2).rank("A", 2);
         long n = w.dim(0), kk = w.dim(1), r = a.dim(0);
         c.shape("A", r, kk).shape("B", n, r).sameShape("dA", "A").sameShape("dB", "B").sameShape("dW", "W")
                 .shape("db", n);
         c.require(x.dim(-1) == kk, "x's last dim must be " + kk);
         long m = rows(x, kk);
         c.require(dy.dim(-1) == n && dy.numel() == m * n, "dy must be [" + m + ", " + n + "]");
-        c.require(u.numel() == m * r && v.numel() == m * r, "u and v must be [" + m + ", " + r + "]");
+        c.require((u == null || u.numel() == m * r) && v.numel() == m * r, "u and v must be [" + m + ", " + r + "]");
         c.sameShape("dx", "x").require(Float.isFinite(s), "scale s must be finite, got " + s);
         checkDropout(c, p);
         status("lora_linear_backward", cola_lora_linear_backward(addr(dx), addr(dW), addr(db), dA.address(),
-                dB.address(), v.address(), dy.address(), x.address(), u.address(), w.address(), a.address(),
+                dB.address(), v.address(), dy.address(), x.address(), addr(u), w.address(), a.address(),
                 bMat.address(), s, p, seed, m, kk, n, r));
     }
 

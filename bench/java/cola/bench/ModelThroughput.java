@@ -1,0 +1,102 @@
+package cola.bench;
+
+import cola.backend.AdamWConfig;
+import cola.backend.cpu.CpuBackend;
+import cola.lora.Lora;
+import cola.lora.LoraAdapter;
+import cola.lora.LoraConfig;
+import cola.model.Batch;
+import cola.model.Transformer;
+import cola.tensor.Arena;
+import cola.tensor.DType;
+import cola.tensor.Tensor;
+import cola.train.Loss;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * End-to-end LoRA training-step throughput: forward, loss, backward and AdamW on the adapters (r = 8, α = 16 on the
+ * query/value projections), B = 8, T = 128, fp32 — the same step as bench/peer/torch_model.py, on the same random
+ * HF folder it creates. Prints the median step time, tokens/s and the peak RSS (VmHWM).
+ *
+ * <pre>
+ * OMP_NUM_THREADS=2 /usr/bin/python3 bench/peer/torch_model.py --family opt --make-only
+ * java -cp target/cola.jar:target/test-classes cola.bench.ModelThroughput /tmp/cola-models/opt-125m-random 8 128 8
+ * </pre>
+ */
+public final class ModelThroughput {
+    public static void main(String[] args) throws Exception {
+        if (args.length < 1) {
+            System.err.println("usage: ModelThroughput <hf folder> [batch 8] [seq 128] [steps 8]");
+            System.exit(2);
+        }
+        Path dir = Path.of(args[0]);
+        int b = args.length > 1 ? Integer.parseInt(args[1]) : 8;
+        int t = args.length > 2 ? Integer.parseInt(args[2]) : 128;
+        int steps = args.length > 3 ? Integer.parseInt(args[3]) : 8;
+        CpuBackend be = CpuBackend.get();
+        try (Transformer m = Transformer.load(dir, be); Arena arena = new Arena(64L << 20)) {
+            List<String> targets = m.head == Transformer.Head.CAUSAL_LM ? List.of("q_proj", "v_proj") : List.of("query", "value");
+            List<LoraAdapter> ads = Lora.attach(m, new LoraConfig(8, 16, 0, false, targets, null,
+                    LoraConfig.Init.KAIMING_UNIFORM, 1));
+            List<Tensor> params = new ArrayList<>(), grads = new ArrayList<>(), ms = new ArrayList<>(), vs = new ArrayList<>();
+            for (LoraAdapter a : ads) {
+                params.add(a.a);
+                params.add(a.b);
+                grads.add(a.gradA);
+                grads.add(a.gradB);
+            }
+            if (m.classifier() != null) {
+                params.add(m.classifier().weight);
+                grads.add(m.classifier().gradWeight());
+                params.add(m.classifier().bias);
+                grads.add(m.classifier().gradBias());
+            }
+            for (Tensor p : params) {
+                ms.add(Tensor.zeros(DType.F32, p.shape()));
+                vs.add(Tensor.zeros(DType.F32, p.shape()));
+            }
+            Random rng = new Random(1);
+            int[][] ids = new int[b][t];
+            int[][] labels = new int[b][];
+            for (int i = 0; i < b; i++) {
+                for (int j = 0; j < t; j++) ids[i][j] = 3 + rng.nextInt(m.config.vocabSize() - 3);
+                labels[i] = ids[i];
+            }
+            int[] cls = new int[b];
+            for (int i = 0; i < b; i++) cls[i] = rng.nextInt(2);
+            Batch batch = new Batch(ids, null, null);
+            double[] times = new double[steps];
+            for (int s = -1; s < steps; s++) {
+                long t0 = System.nanoTime();
+                arena.reset();
+                for (Tensor g : grads) g.zero();
+                Tensor logits = m.forward(arena, batch, s);
+                int[] targets2 = m.head == Transformer.Head.CAUSAL_LM ? Loss.shiftLabels(labels) : cls;
+                Loss.Result r = Loss.crossEntropy(be, arena, logits, targets2);
+                m.backward(r.dlogits());
+                be.adamwStep(params, grads, ms, vs, AdamWConfig.defaults(1e-4f), s + 2, 1f);
+                if (s >= 0) times[s] = (System.nanoTime() - t0) / 1e6;  // step -1 warms up and sizes the arena
+            }
+            Arrays.sort(times);
+            double med = times[steps / 2];
+            System.out.printf("cola %s B%dxT%d LoRA r8 %s fp32: median step %.1f ms, %.0f tokens/s, peak RSS %d MB, "
+                    + "arena %d MB, threads %d%n", m.config.architecture(), b, t, targets, med, b * t / (med / 1e3),
+                    peakRssMb(), arena.highWater() >> 20, CpuBackend.maxThreads());
+            Lora.detach(m, ads);
+            for (Tensor x : ms) x.close();
+            for (Tensor x : vs) x.close();
+        }
+    }
+
+    static long peakRssMb() throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""End-to-end LoRA training-step throughput, PyTorch side, and the random full-size models both sides load.
+
+  OMP_NUM_THREADS=2 OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/peer/torch_model.py --family opt --dir /tmp/cola-models
+
+Creates (once) a random OPT-125m-shaped (12 layers, hidden 768, ffn 3072, vocab 50272) or BERT-base-shaped
+(BertForSequenceClassification, 2 labels) HF folder under --dir, then times one LoRA training step — forward, loss,
+backward, AdamW on the adapters — with r = 8, alpha = 16 on the query/value projections, B = 8, T = 128, fp32, no
+dropout. The model math is the eager implementation of tests/golden/make_golden.py (HF's eager semantics) run in fp32.
+Prints the median step time, tokens/s and peak RSS. cola's side: cola.bench.ModelThroughput on the same folder.
+"""
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden"))
+import make_golden as mg  # noqa: E402
+
+mg.D = torch.float32  # generate and compute in fp32
+
+OPT_125M = {
+    "architectures": ["OPTForCausalLM"], "model_type": "opt", "torch_dtype": "float32", "vocab_size": 50272,
+    "hidden_size": 768, "num_hidden_layers": 12, "ffn_dim": 3072, "num_attention_heads": 12,
+    "max_position_embeddings": 2048, "word_embed_proj_dim": 768, "do_layer_norm_before": True,
+    "enable_bias": True, "layer_norm_elementwise_affine": True, "activation_function": "relu",
+    "pad_token_id": 1, "bos_token_id": 2, "eos_token_id": 2, "tie_word_embeddings": True,
+}
+BERT_BASE = {
+    "architectures": ["BertForSequenceClassification"], "model_type": "bert", "torch_dtype": "float32",
+    "vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+    "intermediate_size": 3072, "max_position_embeddings": 512, "type_vocab_size": 2, "layer_norm_eps": 1e-12,
+    "hidden_act": "gelu", "num_labels": 2, "id2label": {"0": "NEGATIVE", "1": "POSITIVE"},
+    "label2id": {"NEGATIVE": 0, "POSITIVE": 1},
+}
+
+
+def make_folder(family, root):
+    cfg = OPT_125M if family == "opt" else BERT_BASE
+    path = os.path.join(root, "opt-125m-random" if family == "opt" else "bert-base-random")
+    if os.path.exists(os.path.join(path, "model.safetensors")):
+        return path, cfg
+    os.makedirs(path, exist_ok=True)
+    g = torch.Generator().manual_seed(0)
+    P = mg.opt_params(cfg, g) if family == "opt" else mg.bert_params(cfg, g, "cls")
+    mg.save_safetensors(os.path.join(path, "model.safetensors"), P, metadata={"format": "pt"})
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    print(f"wrote {path}", flush=True)
+    return path, cfg
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--family", choices=["opt", "bert"], default="opt")
+    ap.add_argument("--dir", default="/tmp/cola-models")
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--make-only", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    path, cfg = make_folder(a.family, a.dir)
+    if a.make_only:
+        return
+    P, _ = mg.read_safetensors(os.path.join(path, "model.safetensors"))
+    P = {k: torch.tensor(v.copy(), dtype=torch.float32) for k, v in P.items()}
+    H, L = cfg["hidden_size"], cfg["num_hidden_layers"]
+    lora = mg.Lora(8, 16)
+    g = torch.Generator().manual_seed(1)
+    targets = ("self_attn.q_proj", "self_attn.v_proj") if a.family == "opt" else ("attention.self.query", "attention.self.value")
+    prefix = "model.decoder.layers" if a.family == "opt" else "bert.encoder.layer"
+    for i in range(L):
+        for t in targets:
+            A = torch.empty(8, H).uniform_(-1 / math.sqrt(H), 1 / math.sqrt(H), generator=g)
+            lora.mods[f"{prefix}.{i}.{t}"] = [A, torch.zeros(H, 8)]
+    leaves = {k: v.clone().float().requires_grad_(True) for k, v in lora.peft_tensors().items()}
+    opt = torch.optim.AdamW(list(leaves.values()), lr=1e-4, foreach=False)
+    B, T = a.batch, a.seq
+    ids = torch.randint(3, cfg["vocab_size"], (B, T), generator=g)
+    am = torch.ones(B, T, dtype=torch.long)
+    inp = {"input_ids": ids, "attention_mask": am, "token_type_ids": torch.zeros(B, T, dtype=torch.long)}
+    labels = torch.randint(0, 2, (B,), generator=g)
+
+    def step():
+        c = mg.Ctx(P, lora, leaves)
+        if a.family == "opt":
+            loss = mg.causal_lm_loss(mg.opt_forward(c, cfg, inp), ids)
+        else:
+            loss = mg.cls_loss(mg.bert_cls_forward(c, cfg, inp), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()
+    times = []
+    for _ in range(a.steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"torch {torch.__version__} {a.family} B{B}xT{T} LoRA r8 q,v fp32: median step {med * 1e3:.1f} ms, "
+          f"{B * T / med:.0f} tokens/s, peak RSS {rss:.0f} MB, threads {torch.get_num_threads()}")
+
+
+if __name__ == "__main__":
+    main()
