@@ -6,7 +6,8 @@
 Creates (once) a random OPT-125m-shaped (12 layers, hidden 768, ffn 3072, vocab 50272) or BERT-base-shaped
 (BertForSequenceClassification, 2 labels) HF folder under --dir, then times one LoRA training step — forward, loss,
 backward, AdamW on the adapters — with r = 8, alpha = 16 on the query/value projections, B = 8, T = 128, fp32, no
-dropout. The model math is the eager implementation of tests/golden/make_golden.py (HF's eager semantics) run in fp32.
+dropout. The model is tests/golden/make_golden.py's eager implementation (HF's eager semantics) in fp32, with
+PyTorch's fused F.linear / F.layer_norm as HF's modules use them (FastCtx).
 Prints the median step time, tokens/s and peak RSS. cola's side: cola.bench.ModelThroughput on the same folder.
 """
 import argparse
@@ -41,6 +42,27 @@ BERT_BASE = {
 }
 
 
+class FastCtx(mg.Ctx):
+    """make_golden's eager model with PyTorch's fused building blocks, as HF's modules use them: F.linear (addmm with
+    bias), F.layer_norm, LoRA only where an adapter sits, and no recorded attention probabilities."""
+
+    def linear(self, x, path, bias=True):
+        y = torch.nn.functional.linear(x, self.P[path + ".weight"], self.P[path + ".bias"] if bias else None)
+        if self.lora is not None and path in self.lora.mods:
+            A = self.L[f"base_model.model.{path}.lora_A.weight"]
+            B = self.L[f"base_model.model.{path}.lora_B.weight"]
+            y = y + self.lora.scaling * torch.nn.functional.linear(torch.nn.functional.linear(x, A), B)
+        return y
+
+    def ln(self, x, path, eps):
+        return torch.nn.functional.layer_norm(x, x.shape[-1:], self.P[path + ".weight"], self.P[path + ".bias"], eps)
+
+    def attend(self, q, k, v, allowed, scale):
+        s = (q @ k.transpose(-1, -2)) * scale
+        s = s.masked_fill(~allowed, float("-inf"))
+        return torch.softmax(s, dim=-1) @ v
+
+
 def make_folder(family, root):
     cfg = OPT_125M if family == "opt" else BERT_BASE
     path = os.path.join(root, "opt-125m-random" if family == "opt" else "bert-base-random")
@@ -64,8 +86,13 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--make-only", action="store_true")
+    ap.add_argument("--flush-denormal", action="store_true",
+                    help="torch.set_flush_denormal(True): a peaked softmax's gradient tail is denormal and makes the "
+                         "next GEMMs ~10x slower (cola flushes that tail in its xent kernel)")
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    if a.flush_denormal:
+        torch.set_flush_denormal(True)
     path, cfg = make_folder(a.family, a.dir)
     if a.make_only:
         return
@@ -89,7 +116,7 @@ def main():
     labels = torch.randint(0, 2, (B,), generator=g)
 
     def step():
-        c = mg.Ctx(P, lora, leaves)
+        c = FastCtx(P, lora, leaves)
         if a.family == "opt":
             loss = mg.causal_lm_loss(mg.opt_forward(c, cfg, inp), ids)
         else:
@@ -106,7 +133,7 @@ def main():
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"torch {torch.__version__} {a.family} B{B}xT{T} LoRA r8 q,v fp32: median step {med * 1e3:.1f} ms, "
+    print(f"torch {torch.__version__} {a.family} B{B}xT{T} LoRA r8 q,v fp32{' flush-denormal' if a.flush_denormal else ''}: median step {med * 1e3:.1f} ms, "
           f"{B * T / med:.0f} tokens/s, peak RSS {rss:.0f} MB, threads {torch.get_num_threads()}")
 
 

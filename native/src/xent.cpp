@@ -101,9 +101,15 @@ static double row_lse(const float* x, int64_t V) {
 // d[v] = g·exp(x[v] - lse). d may equal x (in place): each element is read before it is written, no other element
 // is touched, so `ivdep` is exact and spares the runtime alias check (which would otherwise fall back to scalar code
 // exactly in the in-place case).
+// Values below 1e-30 are flushed to 0: g·exp(·) would otherwise produce denormals for the far tail of a peaked
+// softmax, and a dlogits full of denormals makes the next GEMM (dh = dlogits·E) ~10× slower (measured: 4.1 s instead
+// of 0.37 s for OPT-125m's head at B·T = 1024). Contributions that small are below any gradient's resolution.
 COLA_WORKER void row_softmax_scaled(float* d, const float* x, int64_t V, float lse, float g) {
 #pragma GCC ivdep
-    for (int64_t v = 0; v < V; v++) d[v] = g * exp_poly(x[v] - lse);
+    for (int64_t v = 0; v < V; v++) {
+        float y = g * exp_poly(x[v] - lse);
+        d[v] = (y < 1e-30f && y > -1e-30f) ? 0.0f : y;
+    }
 }
 
 static int check_targets(const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index) {

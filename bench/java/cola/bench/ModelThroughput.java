@@ -71,19 +71,32 @@ public final class ModelThroughput {
             for (int i = 0; i < b; i++) cls[i] = rng.nextInt(2);
             Batch batch = new Batch(ids, null, null);
             double[] times = new double[steps];
+            double[][] parts = new double[steps][4];
             for (int s = -1; s < steps; s++) {
                 long t0 = System.nanoTime();
                 arena.reset();
                 for (Tensor g : grads) g.zero();
                 Tensor logits = m.forward(arena, batch, s);
+                long t1 = System.nanoTime();
                 int[] targets2 = m.head == Transformer.Head.CAUSAL_LM ? Loss.shiftLabels(labels) : cls;
                 Loss.Result r = Loss.crossEntropy(be, arena, logits, targets2);
+                long t2 = System.nanoTime();
                 m.backward(r.dlogits());
+                long t3 = System.nanoTime();
                 be.adamwStep(params, grads, ms, vs, AdamWConfig.defaults(1e-4f), s + 2, 1f);
-                if (s >= 0) times[s] = (System.nanoTime() - t0) / 1e6;  // step -1 warms up and sizes the arena
+                long t4 = System.nanoTime();
+                if (s >= 0) {  // step -1 warms up and sizes the arena
+                    times[s] = (t4 - t0) / 1e6;
+                    parts[s] = new double[] {(t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6};
+                }
             }
-            Arrays.sort(times);
-            double med = times[steps / 2];
+            double[] sorted = times.clone();
+            Arrays.sort(sorted);
+            double med = sorted[steps / 2];
+            int mi = 0;
+            for (int i = 0; i < steps; i++) if (times[i] == med) mi = i;
+            System.out.printf("median step: forward %.0f ms, loss %.0f ms, backward %.0f ms, adamw %.1f ms%n",
+                    parts[mi][0], parts[mi][1], parts[mi][2], parts[mi][3]);
             System.out.printf("cola %s B%dxT%d LoRA r8 %s fp32: median step %.1f ms, %.0f tokens/s, peak RSS %d MB, "
                     + "arena %d MB, threads %d%n", m.config.architecture(), b, t, targets, med, b * t / (med / 1e3),
                     peakRssMb(), arena.highWater() >> 20, CpuBackend.maxThreads());
