@@ -7,8 +7,9 @@ import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.*;
 
 /**
- * This machine's memory-bandwidth peak as the bandwidth-bound ops see it: memmove of 256 MB (cola_copy), far larger than
- * any cache. Bytes moved per call = 2·size (read + write). The "fraction of peak" column in bench/RESULTS.md divides an
+ * Memory bandwidth as the bandwidth-bound ops see it: cola_copy (OpenMP-parallel memcpy) of 12 MB and 50 MB (the
+ * footprints of a 4096×768 and a 4096×3072 f32 activation, partly cache-resident) and 256 MB (far beyond any cache).
+ * Bytes moved per call = 2·size (read + write). bench/RESULTS.md divides an
  * op's GB/s by this one, measured in the same run.
  */
 @State(Scope.Benchmark)
@@ -18,7 +19,7 @@ import org.openjdk.jmh.annotations.*;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
 public class MemcpyBench {
-    @Param({"268435456"})
+    @Param({"12582912", "50331648", "268435456"})
     public long bytes;
 
     Tensor src, dst;
