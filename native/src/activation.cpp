@@ -37,27 +37,8 @@ COLA_INLINE float bits_f32(uint32_t u) { return __builtin_bit_cast(float, u); }
 
 constexpr int64_t kParallelMin = 1 << 14;  // below this one thread is faster than waking the team
 
-// e^x, Cephes expf. x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for an exact reduction), e^r by a polynomial,
-// 2^n assembled in the exponent field. Rounding to an integer by the 1.5·2^23 trick leaves n in t's low mantissa
-// bits, so no float→int conversion is needed. Saturates at e^88 above, returns 0 below e^-87.3; NaN → NaN.
-COLA_INLINE float exp_f(float x) {
-    const bool under = x < -87.33654f;
-    x = x < -87.33654f ? -87.33654f : x;
-    x = x > 88.0f ? 88.0f : x;
-    const float t = x * 1.44269504088896341f + 12582912.0f;
-    const float n = t - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    const uint32_t e = (f32_bits(t) - 0x4B400000u + 127u) << 23;
-    return under ? 0.0f : p * bits_f32(e);
-}
+// e^x: the shared Cephes polynomial (common.h).
+COLA_INLINE float exp_f(float x) { return cola::exp_approx(x); }
 
 // s = σ(y) and oms = 1 - σ(y), both to full relative precision, from e = exp(-|y|).
 COLA_INLINE void sigmoid2(float y, float& s, float& oms) {

@@ -40,28 +40,8 @@ namespace {
 
 constexpr int64_t BR = 64;  // query rows per block
 
-// exp(x) for x ≤ 0 (the only case here: s - max, s - lse, the latter a rounding above 0 at most); 0 for x < -87.3
-// (the result would be subnormal).
-static inline float exp_neg(float x) {
-    const float lo = -87.3f;
-    float xc = x < lo ? lo : x > 80.0f ? 80.0f : x;
-    // n = round(x·log2 e) by the 1.5·2²³ trick (no libm, vectorises without SSE4.1), r = x - n·ln 2 in two parts.
-    float t = xc * 1.44269504088896341f + 12582912.0f;
-    float n = t - 12582912.0f;
-    float r = xc - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;  // n ∈ [-126, 116]: a normal power of two
-    float pow2;
-    std::memcpy(&pow2, &e, 4);
-    return x < lo ? 0.0f : p * pow2;
-}
+// exp(x) for x ≤ 0 (s - max, s - lse): the shared polynomial, exactly 0 below -87.3 (common.h).
+static inline float exp_neg(float x) { return cola::exp_approx(x); }
 
 // Number of keys worth scoring: 1 + the last unmasked key (0 if all are padding); T without a mask.
 int64_t key_end(const int32_t* mask, int64_t T) {

@@ -56,6 +56,34 @@ static inline uint16_t f32_to_bf16_stochastic(float f, uint32_t rand16) {
     return (uint16_t)(u >> 16);
 }
 
+// e^x without libm, vectorisable (Cephes expf): x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for an exact
+// reduction), e^r by a degree-6 polynomial (≈1 ulp), 2^n assembled in the exponent field; rounding to an integer by
+// the 1.5·2^23 trick leaves n in t's low mantissa bits, so no float→int conversion is needed. Returns exactly 0 below
+// -87.3 (the result would be subnormal: denormals slow every later op), saturates at e^88, NaN → NaN.
+// Shared by the softmaxes (attention, xent) and the activations (sigmoid, GELU).
+static inline __attribute__((always_inline)) float exp_approx(float x) {
+    const bool under = x < -87.3f;
+    x = x < -87.3f ? -87.3f : x;  // NaN passes through both clamps
+    x = x > 88.0f ? 88.0f : x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;
+    const float n = t - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    uint32_t tb;
+    std::memcpy(&tb, &t, 4);
+    const uint32_t e = (tb - 0x4B400000u + 127u) << 23;
+    float pow2;
+    std::memcpy(&pow2, &e, 4);
+    return under ? 0.0f : p * pow2;
+}
+
 static inline bool all_finite(const float* x, int64_t n) {
     // Sum of x·0 is NaN iff some x is NaN or inf; cheap and vectorisable.
     float acc = 0.0f;

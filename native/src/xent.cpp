@@ -33,27 +33,8 @@ namespace {
 constexpr int kLanes = 16;       // fixed accumulation lanes: one zmm, two ymm
 constexpr int64_t kBlock = 2048;  // elements per online block (8 KiB: stays in L1 between its two reads)
 
-// exp(x) for the arguments of this file, x = logit - max (forward) or logit - lse (backward), i.e. x <= ~0:
-// 0 for x < -87.3 (and for x = -inf, e.g. masked vocabulary); NaN stays NaN; arguments are clamped at 88 (only a
-// wrong lse could get there) so the exponent arithmetic stays defined. Vectorisable: selects, no branches, no libm.
-static inline float exp_poly(float x) {
-    const float log2e = 1.44269504088896341f, c1 = 0.693359375f, c2 = -2.12194440e-4f;
-    const float shifter = 12582912.0f;  // 1.5·2^23: (v + shifter) - shifter rounds v to an integer (|v| < 2^22)
-    float xc = x < -87.3f ? -87.3f : x;  // NaN passes through both clamps
-    xc = xc > 88.0f ? 88.0f : xc;
-    float n = (xc * log2e + shifter) - shifter;
-    float r = xc - n * c1;
-    r = r - n * c2;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    float y = p * cola::bits_f32((uint32_t)((int32_t)n + 127) << 23);  // p·2^n, 2^n normal for n in [-126, 127]
-    return x < -87.3f ? 0.0f : y;
-}
+// exp(x) for x = logit - max or logit - lse (x ≤ ~0): the shared polynomial, 0 below -87.3 (common.h).
+static inline float exp_poly(float x) { return cola::exp_approx(x); }
 
 COLA_WORKER float block_max(const float* x, int64_t n) {
     float lane[kLanes];
