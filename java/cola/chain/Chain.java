@@ -1,0 +1,151 @@
+package cola.chain;
+
+import cola.backend.AdamWConfig;
+import cola.backend.Backend;
+import cola.backend.NonFiniteException;
+import cola.backend.Rounding;
+import cola.lora.Lora;
+import cola.lora.LoraAdapter;
+import cola.lora.LoraConfig;
+import cola.model.Linear;
+import cola.model.Transformer;
+import cola.optim.AdamW;
+import cola.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Chain of LoRA on a model: the current link's adapters and their optimiser, and the two chain operations.
+ * <ul>
+ *   <li><b>tie a knot</b>: W ← W + s·B·A for every adapter (fp32 merge kernel), after checking that no adapter holds a
+ *   NaN or infinity — a non-finite value is never merged, and then nothing is merged;</li>
+ *   <li><b>extend the chain</b>: fresh A (the link's seed), B = 0, the next link's rank (rank step-down), and the
+ *   optimiser state reset, kept or pruned per {@link ChainConfig#reset()}.</li>
+ * </ul>
+ * After {@link #finish()} everything is merged and the adapters are gone: zero inference overhead.
+ */
+public final class Chain implements AutoCloseable {
+    /** What one knot did. */
+    public record KnotReport(int link, int adaptersMerged, int nextRank) {}
+
+    private final Backend be;
+    private final Transformer model;
+    private final LoraConfig lora;
+    private final ChainConfig config;
+    private final AdamWConfig adamw;
+    private List<LoraAdapter> adapters;
+    private AdamW optimizer;
+    private int link;
+
+    public Chain(Backend be, Transformer model, LoraConfig lora, ChainConfig config, AdamWConfig adamw) {
+        this.be = be;
+        this.model = model;
+        this.lora = lora;
+        this.config = config;
+        this.adamw = adamw;
+        this.adapters = Lora.attach(model, withRank(config.rankOf(0), 0));
+        this.optimizer = newOptimizer();
+    }
+
+    private LoraConfig withRank(int rank, int linkIndex) {
+        return new LoraConfig(rank, lora.alpha(), lora.dropout(), lora.rslora(), lora.targets(), lora.rankPattern(),
+                lora.init(), seedOf(linkIndex));
+    }
+
+    private long seedOf(int linkIndex) {
+        return lora.seed() + 1_000_003L * linkIndex;
+    }
+
+    private AdamW newOptimizer() {
+        List<Tensor> params = new ArrayList<>(), grads = new ArrayList<>();
+        for (LoraAdapter a : adapters) {
+            params.add(a.a);
+            params.add(a.b);
+            grads.add(a.gradA);
+            grads.add(a.gradB);
+        }
+        Linear cls = model.classifier();
+        if (cls != null && cls.gradWeight() != null) {  // a trainable head (sequence classification) trains throughout
+            params.add(cls.weight);
+            grads.add(cls.gradWeight());
+            if (cls.bias != null) {
+                params.add(cls.bias);
+                grads.add(cls.gradBias());
+            }
+        }
+        return new AdamW(be, params, grads, adamw);
+    }
+
+    public List<LoraAdapter> adapters() {
+        return adapters;
+    }
+
+    public AdamW optimizer() {
+        return optimizer;
+    }
+
+    /** The current link, 0-based. */
+    public int link() {
+        return link;
+    }
+
+    /** Ties a knot and extends the chain to the next link. */
+    public KnotReport tieKnot() {
+        if (link + 1 >= config.links()) {
+            throw new IllegalStateException("the chain has " + config.links() + " links; link " + link + " is the last");
+        }
+        int merged = mergeAll();
+        link++;
+        int rank = config.rankOf(link);
+        boolean sameShape = adapters.stream().allMatch(a -> a.rank == rank) && lora.rankPattern().isEmpty();
+        if (sameShape) {
+            for (LoraAdapter a : adapters) {
+                Lora.initA(a, lora.init(), seedOf(link));
+                a.b.zero();
+                a.zeroGrad();
+            }
+            switch (config.reset()) {
+                case FULL -> optimizer.reset();
+                case PRUNE -> optimizer.prune(config.pruneFraction());
+                case NONE -> { }
+            }
+        } else {
+            // rank step-down: new adapter tensors, so the optimiser state starts fresh whatever the policy
+            Lora.detach(model, adapters);
+            optimizer.close();
+            adapters = Lora.attach(model, withRank(rank, link));
+            optimizer = newOptimizer();
+        }
+        return new KnotReport(link - 1, merged, rank);
+    }
+
+    /** Merges the last link and removes the adapters. */
+    public void finish() {
+        mergeAll();
+        Lora.detach(model, adapters);
+        adapters = List.of();
+    }
+
+    /** W += s·B·A for every adapter, all or nothing as far as non-finite values go. */
+    private int mergeAll() {
+        for (LoraAdapter a : adapters) {
+            double ss = be.sumSquares(List.of(a.a, a.b));
+            if (!Double.isFinite(ss)) {
+                throw new NonFiniteException("knot refused: adapter " + a.modulePath + " holds NaN or Inf; no weight was"
+                        + " modified");
+            }
+        }
+        for (LoraAdapter a : adapters) {
+            Linear l = model.linear(a.modulePath);
+            be.mergeLora(l.weight, a.a, a.b, a.scale, Rounding.NEAREST_EVEN, 0);
+        }
+        return adapters.size();
+    }
+
+    @Override
+    public void close() {
+        Lora.detach(model, adapters);
+        adapters = List.of();
+        optimizer.close();
+    }
+}

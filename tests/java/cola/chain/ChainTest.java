@@ -1,0 +1,148 @@
+package cola.chain;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import cola.backend.AdamWConfig;
+import cola.backend.NonFiniteException;
+import cola.backend.cpu.CpuBackend;
+import cola.lora.LoraAdapter;
+import cola.lora.LoraConfig;
+import cola.model.Linear;
+import cola.model.Transformer;
+import cola.optim.AdamW;
+import cola.tensor.Arena;
+import cola.tensor.DType;
+import cola.tensor.Tensor;
+import cola.train.Probe;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The chain mechanics on a real (tiny) OPT: knots preserve the function, reset state, step ranks down, refuse NaN. */
+class ChainTest {
+    static final Path CASE = Path.of("tests/resources/golden/opt-pre");
+    final CpuBackend be = CpuBackend.get();
+
+    static LoraConfig lora() {
+        return new LoraConfig(4, 8, 0, false, List.of("q_proj", "v_proj"), Map.of(), LoraConfig.Init.KAIMING_UNIFORM, 11);
+    }
+
+    /** Stands in for training: gives every B non-zero values so the adapters change the model. */
+    static void train(List<LoraAdapter> ads) {
+        for (LoraAdapter a : ads) {
+            float[] b = new float[(int) a.b.numel()];
+            for (int i = 0; i < b.length; i++) b[i] = 0.05f * (float) Math.sin(1 + i + a.modulePath.length());
+            a.b.copyFrom(b);
+        }
+    }
+
+    float[] logits(Transformer m, Probe.Inputs in) {
+        try (Arena arena = new Arena(1 << 16)) {
+            return m.forward(arena, in.batch(), 0).toFloatArray();
+        }
+    }
+
+    static void assertClose(float[] exp, float[] got, double rel) {
+        double max = 1e-6, err = 0;
+        for (int i = 0; i < exp.length; i++) {
+            max = Math.max(max, Math.abs(exp[i]));
+            err = Math.max(err, Math.abs(exp[i] - got[i]));
+        }
+        assertTrue(err / max < rel, "relative error " + err / max);
+    }
+
+    @Test
+    void aKnotPreservesTheFunctionAndStartsAFreshLink() throws IOException {
+        Probe.Inputs in = Probe.readInputs(CASE.resolve("inputs.json"));
+        try (Transformer m = Transformer.load(CASE.resolve("model"), be);
+             Chain chain = new Chain(be, m, lora(), ChainConfig.paper(3, 4), AdamWConfig.defaults(1e-3f))) {
+            float[] base = logits(m, in);
+            train(chain.adapters());
+            // a real optimiser step so there is state to reset
+            for (LoraAdapter a : chain.adapters()) {
+                a.gradA.copyFrom(new float[(int) a.gradA.numel()]);
+                float[] g = new float[(int) a.gradB.numel()];
+                java.util.Arrays.fill(g, 0.1f);
+                a.gradB.copyFrom(g);
+            }
+            chain.optimizer().step(1e-3, 1f);
+            float[] tuned = logits(m, in);
+            assertFalse(java.util.Arrays.equals(base, tuned), "the adapters change the model");
+            float[] aBefore = chain.adapters().get(0).a.toFloatArray();
+
+            Chain.KnotReport r = chain.tieKnot();
+            assertEquals(new Chain.KnotReport(0, 4, 4), r);
+            assertEquals(1, chain.link());
+            assertClose(tuned, logits(m, in), 1e-5);  // merged into W, B = 0: same function
+            for (LoraAdapter a : chain.adapters()) {
+                for (float b : a.b.toFloatArray()) assertEquals(0f, b);
+            }
+            assertFalse(java.util.Arrays.equals(aBefore, chain.adapters().get(0).a.toFloatArray()), "fresh A per link");
+            AdamW opt = chain.optimizer();
+            assertEquals(0, opt.steps(), "optimiser reset (the paper)");
+            for (Tensor t : opt.firstMoments()) for (float x : t.toFloatArray()) assertEquals(0f, x);
+
+            train(chain.adapters());
+            float[] tuned2 = logits(m, in);
+            chain.tieKnot();
+            assertClose(tuned2, logits(m, in), 1e-5);
+            assertThrows(IllegalStateException.class, chain::tieKnot, "3 links: 2 knots");
+            train(chain.adapters());
+            float[] last = logits(m, in);
+            chain.finish();
+            assertTrue(m.adapters().isEmpty(), "after the last link everything is merged: no adapters remain");
+            assertClose(last, logits(m, in), 1e-5);
+        }
+    }
+
+    @Test
+    void rankStepDownReplacesTheAdapters() throws IOException {
+        ChainConfig c = new ChainConfig(2, List.of(4, 2), List.of(), ChainConfig.Reset.NONE, 0,
+                ChainConfig.LrScope.GLOBAL, 0);
+        try (Transformer m = Transformer.load(CASE.resolve("model"), be);
+             Chain chain = new Chain(be, m, lora(), c, AdamWConfig.defaults(1e-3f))) {
+            assertEquals(4, chain.adapters().get(0).rank);
+            train(chain.adapters());
+            chain.tieKnot();
+            assertEquals(2, chain.adapters().get(0).rank);
+            assertEquals(2, m.linear("model.decoder.layers.1.self_attn.v_proj").lora().rank);
+            assertEquals(2, chain.adapters().get(0).a.dim(0));
+        }
+    }
+
+    @Test
+    void aNonFiniteAdapterIsNeverMerged() throws IOException {
+        try (Transformer m = Transformer.load(CASE.resolve("model"), be);
+             Chain chain = new Chain(be, m, lora(), ChainConfig.paper(2, 4), AdamWConfig.defaults(1e-3f))) {
+            train(chain.adapters());
+            List<LoraAdapter> ads = chain.adapters();
+            float[] b = ads.get(3).b.toFloatArray();
+            b[5] = Float.NaN;
+            ads.get(3).b.copyFrom(b);
+            Linear q0 = m.linear("model.decoder.layers.0.self_attn.q_proj");
+            float[] w0 = q0.weight.toFloatArray();
+            NonFiniteException e = assertThrows(NonFiniteException.class, chain::tieKnot);
+            assertTrue(e.getMessage().contains(ads.get(3).modulePath), e.getMessage());
+            assertArrayEquals(w0, q0.weight.toFloatArray(), "no weight modified, not even the finite adapters'");
+            assertEquals(0, chain.link());
+        }
+    }
+
+    @Test
+    void optimiserPruneKeepsTheLargestMoments() {
+        try (Tensor p = Tensor.of(new float[] {1, 1, 1, 1}, 4); Tensor g = Tensor.of(new float[] {4, -1, 3, 2}, 4);
+             AdamW opt = new AdamW(be, List.of(p), List.of(g), AdamWConfig.defaults(0.1f))) {
+            opt.step(0.1, 1f);  // m = 0.1·g = {0.4, -0.1, 0.3, 0.2}
+            opt.prune(0.5);
+            float[] m = opt.firstMoments().get(0).toFloatArray();
+            assertArrayEquals(new float[] {0.4f, 0f, 0.3f, 0f}, m, 1e-7f);
+            assertEquals(1, opt.steps(), "pruning keeps the bias-correction step");
+            opt.reset();
+            assertArrayEquals(new float[4], opt.secondMoments().get(0).toFloatArray());
+            assertEquals(0, opt.steps());
+            assertEquals(DType.F32, opt.firstMoments().get(0).dtype());
+        }
+    }
+}
