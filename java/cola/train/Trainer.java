@@ -1,0 +1,116 @@
+package cola.train;
+
+import cola.backend.Backend;
+import cola.chain.Chain;
+import cola.chain.ChainSchedule;
+import cola.model.Batch;
+import cola.model.Transformer;
+import cola.tensor.Arena;
+import cola.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntFunction;
+
+/**
+ * The training loop: for each optimiser step, tie a knot when the chain schedule says so, run the micro-batches
+ * (forward, mean cross-entropy, hand-written backward), clip the global gradient norm, and take an AdamW step at the
+ * schedule's learning rate. A non-finite loss or gradient skips the step with a warning (nothing is updated);
+ * {@code maxBadSteps} in a row abort the run. One arena holds each micro-batch's activations and is reset between
+ * them, so the loop allocates no native memory in steady state.
+ */
+public final class Trainer {
+    /** A micro-batch with its targets: token labels (LM heads) or one class per row (classification). */
+    public record Example(Batch batch, int[][] tokenLabels, int[] classLabels) {}
+
+    /** What one optimiser step did. */
+    public record StepLog(int step, int link, double loss, double lr, double gradNorm, boolean knot, boolean skipped) {}
+
+    private final Backend be;
+    private final Transformer model;
+    private final Chain chain;
+    private final ChainSchedule schedule;
+    private final TrainConfig config;
+
+    public Trainer(Backend be, Transformer model, Chain chain, ChainSchedule schedule, TrainConfig config) {
+        if (schedule.totalSteps() != config.steps()) {
+            throw new IllegalArgumentException("chain schedule covers " + schedule.totalSteps() + " steps, training "
+                    + config.steps());
+        }
+        this.be = be;
+        this.model = model;
+        this.chain = chain;
+        this.schedule = schedule;
+        this.config = config;
+    }
+
+    /**
+     * Runs every step; {@code data.apply(i)} gives micro-batch i (i = step·gradAccum + micro). Returns the per-step
+     * log. The chain is left at its last link (call {@link Chain#finish()} to merge it).
+     */
+    public List<StepLog> run(IntFunction<Example> data, java.util.function.Consumer<StepLog> progress) {
+        List<StepLog> log = new ArrayList<>();
+        int bad = 0;
+        try (Arena arena = new Arena(1 << 20)) {
+            for (int step = 0; step < config.steps(); step++) {
+                boolean knot = schedule.isKnot(step);
+                if (knot) chain.tieKnot();
+                List<Tensor> grads = new ArrayList<>();
+                for (Transformer.Trainable p : model.trainable()) {
+                    p.grad().zero();
+                    grads.add(p.grad());
+                }
+                double loss = 0;
+                boolean finite = true;
+                for (int micro = 0; micro < config.gradAccum(); micro++) {
+                    arena.reset();
+                    Example ex = data.apply(step * config.gradAccum() + micro);
+                    Tensor logits = model.forward(arena, ex.batch(), config.seed() * 1_000_003L + step);
+                    Loss.Result r = Loss.crossEntropy(be, arena, logits, targets(ex));
+                    if (!Double.isFinite(r.loss())) {
+                        finite = false;
+                        break;
+                    }
+                    if (config.gradAccum() > 1) be.scale(List.of(r.dlogits()), 1f / config.gradAccum());
+                    model.backward(r.dlogits());
+                    loss += r.loss() / config.gradAccum();
+                }
+                double norm = finite ? Math.sqrt(be.sumSquares(grads)) : Double.NaN;
+                double lr = schedule.lr(config.lr(), step);
+                boolean skipped = !finite || !Double.isFinite(norm);
+                if (skipped) {
+                    bad++;
+                    System.err.printf("warning: step %d: non-finite %s; step skipped (%d in a row)%n", step,
+                            finite ? "gradient norm" : "loss", bad);
+                    if (bad >= config.maxBadSteps()) {
+                        throw new IllegalStateException("training aborted: " + bad + " non-finite steps in a row (last at"
+                                + " step " + step + "); lower the learning rate or check the data");
+                    }
+                } else {
+                    bad = 0;
+                    float scale = config.maxGradNorm() > 0 && norm > config.maxGradNorm()
+                            ? (float) (config.maxGradNorm() / (norm + 1e-6)) : 1f;
+                    chain.optimizer().step(lr, scale);  // clipping folded into the AdamW kernel
+                }
+                StepLog s = new StepLog(step, chain.link(), loss, lr, norm, knot, skipped);
+                log.add(s);
+                if (progress != null) progress.accept(s);
+            }
+        }
+        return log;
+    }
+
+    private int[] targets(Example ex) {
+        return switch (model.head) {
+            case CAUSAL_LM -> Loss.shiftLabels(ex.tokenLabels());
+            case MASKED_LM -> {
+                int[][] l = ex.tokenLabels();
+                int t = l[0].length;
+                int[] f = new int[l.length * t];
+                for (int i = 0; i < l.length; i++) System.arraycopy(l[i], 0, f, i * t, t);
+                yield f;
+            }
+            case SEQUENCE_CLASSIFICATION -> ex.classLabels();
+            default -> throw new IllegalArgumentException(model.config.architecture() + " has no training head");
+        };
+    }
+}
