@@ -36,6 +36,9 @@ public final class Chain implements AutoCloseable {
     private List<LoraAdapter> adapters;
     private AdamW optimizer;
     private int link;
+    /** Every finished link per module: (A_i [r_i, in], s_i·B_i [out, r_i]) host copies, for the rank-Σr export. */
+    private final java.util.Map<String, List<float[][]>> history = new java.util.LinkedHashMap<>();
+    private final java.util.Map<String, int[]> shapes = new java.util.LinkedHashMap<>();  // module → {in, out}
 
     public Chain(Backend be, Transformer model, LoraConfig lora, ChainConfig config, AdamWConfig adamw) {
         this.be = be;
@@ -126,7 +129,7 @@ public final class Chain implements AutoCloseable {
         adapters = List.of();
     }
 
-    /** W += s·B·A for every adapter, all or nothing as far as non-finite values go. */
+    /** W += s·B·A for every adapter, all or nothing as far as non-finite values go; records the link for export. */
     private int mergeAll() {
         for (LoraAdapter a : adapters) {
             double ss = be.sumSquares(List.of(a.a, a.b));
@@ -138,8 +141,37 @@ public final class Chain implements AutoCloseable {
         for (LoraAdapter a : adapters) {
             Linear l = model.linear(a.modulePath);
             be.mergeLora(l.weight, a.a, a.b, a.scale, Rounding.NEAREST_EVEN, 0);
+            float[] sb = a.b.toFloatArray();
+            for (int i = 0; i < sb.length; i++) sb[i] *= a.scale;
+            history.computeIfAbsent(a.modulePath, k -> new ArrayList<>()).add(new float[][] {a.a.toFloatArray(), sb});
+            shapes.put(a.modulePath, new int[] {l.in, l.out});
         }
         return adapters.size();
+    }
+
+    /**
+     * The whole chain so far (every merged link) as ONE LoRA adapter of rank Σr_i per module: A = [A_1; …; A_M]
+     * stacked as rows, B = [s_1·B_1, …, s_M·B_M] as columns, so B·A = Σ s_i·B_i·A_i with scale 1 (PEFT:
+     * {@code lora_alpha = r = Σr}, PEFT's {@code combination_type="cat"}). Applied to the BASE weights it reproduces
+     * the merged model. Returned adapters are owned by the caller and attached to nothing.
+     */
+    public List<LoraAdapter> chainAsOneAdapter() {
+        List<LoraAdapter> out = new ArrayList<>();
+        for (var e : history.entrySet()) {
+            int in = shapes.get(e.getKey())[0], outF = shapes.get(e.getKey())[1];
+            int total = 0;
+            for (float[][] l : e.getValue()) total += l[0].length / in;
+            float[] a = new float[total * in], b = new float[outF * total];
+            int row = 0;
+            for (float[][] l : e.getValue()) {
+                int r = l[0].length / in;
+                System.arraycopy(l[0], 0, a, row * in, r * in);
+                for (int o = 0; o < outF; o++) System.arraycopy(l[1], o * r, b, o * total + row, r);
+                row += r;
+            }
+            out.add(new LoraAdapter(e.getKey(), Tensor.of(a, total, in), Tensor.of(b, outF, total), 1f, 0f));
+        }
+        return out;
     }
 
     @Override

@@ -145,4 +145,46 @@ class ChainTest {
             assertEquals(DType.F32, opt.firstMoments().get(0).dtype());
         }
     }
+
+    @Test
+    void theWholeChainExportsAsOnePeftAdapterOfRankSumR(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        Probe.Inputs in = Probe.readInputs(CASE.resolve("inputs.json"));
+        ChainConfig c = new ChainConfig(3, List.of(4, 2, 2), List.of(), ChainConfig.Reset.FULL, 0,
+                ChainConfig.LrScope.GLOBAL, 0);
+        float[] merged;
+        Path out = tmp.resolve("chain-adapter");
+        try (Transformer m = Transformer.load(CASE.resolve("model"), be);
+             Chain chain = new Chain(be, m, lora(), c, AdamWConfig.defaults(1e-3f))) {
+            for (int link = 0; link < 3; link++) {
+                train(chain.adapters());
+                if (link < 2) chain.tieKnot();
+            }
+            chain.finish();
+            merged = logits(m, in);
+            List<LoraAdapter> one = chain.chainAsOneAdapter();
+            try {
+                assertEquals(8, one.get(0).rank, "Σr = 4 + 2 + 2");
+                // write it as PEFT: attach to a base model to reuse the writer, then detach
+                try (Transformer carrier = Transformer.load(CASE.resolve("model"), be)) {
+                    for (LoraAdapter a : one) carrier.linear(a.modulePath).setLora(a);
+                    cola.lora.PeftAdapter.write(out, carrier, new cola.lora.PeftAdapter.Config(8, 8, List.of("q_proj",
+                            "v_proj"), 0, false, false, List.of(), "CAUSAL_LM", "cola-golden/opt-pre"));
+                    for (LoraAdapter a : one) carrier.linear(a.modulePath).setLora(null);
+                }
+            } finally {
+                one.forEach(LoraAdapter::close);
+            }
+        }
+        // the BASE model + the exported adapter = the merged chain
+        try (Transformer base = Transformer.load(CASE.resolve("model"), be)) {
+            List<LoraAdapter> back = cola.lora.PeftAdapter.attach(out, base);
+            try {
+                assertEquals(8, back.get(0).rank);
+                assertEquals(1f, back.get(0).scale, "lora_alpha = r = Σr: scale 1");
+                assertClose(merged, logits(base, in), 1e-5);
+            } finally {
+                back.forEach(LoraAdapter::close);
+            }
+        }
+    }
 }
