@@ -31,9 +31,14 @@ class ChainTest {
 
     /** Stands in for training: gives every B non-zero values so the adapters change the model. */
     static void train(List<LoraAdapter> ads) {
+        train(ads, 0);
+    }
+
+    /** {@code salt} makes each link's B different, as real training would. */
+    static void train(List<LoraAdapter> ads, int salt) {
         for (LoraAdapter a : ads) {
             float[] b = new float[(int) a.b.numel()];
-            for (int i = 0; i < b.length; i++) b[i] = 0.05f * (float) Math.sin(1 + i + a.modulePath.length());
+            for (int i = 0; i < b.length; i++) b[i] = 0.05f * (float) Math.sin(1 + i * (1 + salt) + a.modulePath.length());
             a.b.copyFrom(b);
         }
     }
@@ -184,6 +189,26 @@ class ChainTest {
                 assertClose(merged, logits(base, in), 1e-5);
             } finally {
                 back.forEach(LoraAdapter::close);
+            }
+        }
+    }
+
+    @Test
+    void aChainOfRankTwoLinksReachesRankSixWhereOneLinkStaysAtTwo() throws IOException {
+        for (int links : new int[] {1, 3}) {
+            try (Transformer m = Transformer.load(CASE.resolve("model"), be);
+                 Chain chain = new Chain(be, m, new LoraConfig(2, 2, 0, false, List.of("q_proj"), Map.of(),
+                         LoraConfig.Init.KAIMING_UNIFORM, 5), ChainConfig.paper(links, 2), AdamWConfig.defaults(1e-3f))) {
+                Linear q = m.linear("model.decoder.layers.0.self_attn.q_proj");
+                float[] w0 = q.weight.toFloatArray();
+                for (int link = 0; link < links; link++) {
+                    train(chain.adapters(), link);
+                    if (link + 1 < links) chain.tieKnot();
+                }
+                chain.finish();
+                double[] sv = RankDiagnostics.singularValuesOfDelta(w0, q.weight.toFloatArray(), q.out, q.in);
+                assertEquals(2 * links, RankDiagnostics.effectiveRank(sv, 1e-3), "rank of ΔW after " + links
+                        + " link(s) of rank 2: " + java.util.Arrays.toString(java.util.Arrays.copyOf(sv, 8)));
             }
         }
     }
