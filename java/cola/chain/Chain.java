@@ -87,6 +87,32 @@ public final class Chain implements AutoCloseable {
         return optimizer;
     }
 
+    /**
+     * Resume: moves a freshly built chain to {@code toLink} (adapters of that link's rank, a fresh optimiser) without
+     * merging anything; the caller then restores weights, adapters, optimiser state and history from a checkpoint.
+     */
+    public void restoreLink(int toLink) {
+        if (toLink < 0 || toLink >= config.links()) throw new IllegalArgumentException("link " + toLink + " outside the chain");
+        Lora.detach(model, adapters);
+        optimizer.close();
+        link = toLink;
+        adapters = Lora.attach(model, withRank(config.rankOf(link), link));
+        optimizer = newOptimizer();
+        history.clear();
+        shapes.clear();
+    }
+
+    /** Finished links per module (A_i, s_i·B_i), for checkpoints. */
+    public java.util.Map<String, List<float[][]>> history() {
+        return java.util.Collections.unmodifiableMap(history);
+    }
+
+    /** Restores one finished link of a module (checkpoint resume), in link order. */
+    public void restoreHistory(String module, float[] a, float[] scaledB, int in, int out) {
+        history.computeIfAbsent(module, k -> new ArrayList<>()).add(new float[][] {a, scaledB});
+        shapes.put(module, new int[] {in, out});
+    }
+
     /** The current link, 0-based. */
     public int link() {
         return link;

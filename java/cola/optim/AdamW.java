@@ -45,6 +45,12 @@ public final class AdamW implements AutoCloseable {
         return step;
     }
 
+    /** Restores the step count (checkpoint resume). */
+    public void setSteps(long steps) {
+        if (steps < 0) throw new IllegalArgumentException("steps must be >= 0");
+        this.step = steps;
+    }
+
     /** The paper's knot: moments to zero, bias correction restarts. */
     public void reset() {
         for (Tensor t : m) t.zero();

@@ -48,10 +48,21 @@ public final class Trainer {
      * log. The chain is left at its last link (call {@link Chain#finish()} to merge it).
      */
     public List<StepLog> run(IntFunction<Example> data, java.util.function.Consumer<StepLog> progress) {
+        return run(data, progress, 0, config.steps());
+    }
+
+    /**
+     * Runs steps [from, to) — a resumed run starts where its checkpoint stopped and continues bit-identically, since
+     * every random draw is a function of (seed, step).
+     */
+    public List<StepLog> run(IntFunction<Example> data, java.util.function.Consumer<StepLog> progress, int from, int to) {
+        if (from < 0 || to > config.steps() || from > to) {
+            throw new IllegalArgumentException("steps [" + from + ", " + to + ") outside [0, " + config.steps() + ")");
+        }
         List<StepLog> log = new ArrayList<>();
         int bad = 0;
         try (Arena arena = new Arena(1 << 20)) {
-            for (int step = 0; step < config.steps(); step++) {
+            for (int step = from; step < to; step++) {
                 boolean knot = schedule.isKnot(step);
                 if (knot) chain.tieKnot();
                 List<Tensor> grads = new ArrayList<>();
