@@ -80,11 +80,8 @@ public final class OnnxBertImporter {
             Protobuf.Field f = p.next();
             switch (f.number()) {
                 case 1 -> {
-                    if (f.wireType() == 0) dims.add(f.value());
-                    else {
-                        Protobuf packed = new Protobuf(b, f.start(), f.end());
-                        while (packed.hasNext()) dims.add(readPackedVarint(packed));
-                    }
+                    if (f.wireType() != 0) throw new IllegalStateException("tensor dims in packed form are not supported");
+                    dims.add(f.value());
                 }
                 case 2 -> type = (int) f.value();
                 case 4 -> {
@@ -102,11 +99,6 @@ public final class OnnxBertImporter {
         }
         long[] d = dims.stream().mapToLong(Long::longValue).toArray();
         return new Init(name, d, type, rs, re, fs, fe);
-    }
-
-    private static long readPackedVarint(Protobuf packed) {
-        // a packed varint run has no keys: reuse the reader by reading raw varints through a tiny shim
-        throw new IllegalStateException("packed dims are not supported");
     }
 
     /** NodeProto: input (1), output (2), op_type (4), attribute (5) — Constant nodes' int64 tensors are kept. */
