@@ -9,12 +9,12 @@ import picocli.CommandLine.Command;
 
 /**
  * cola's command line: {@code info} (what the engine runs on: version, CPU ISA, GEMM library, threads, CUDA) and
- * {@code probe} (one forward/backward for parity checks). train / eval / compare / export / import arrive with their
+ * {@code probe} (one forward/backward for parity checks) and {@code tokenize} (Hugging Face tokenizers). train / eval / compare / export / import arrive with their
  * issues. Errors print one line naming the file, field or tensor (COLA_DEBUG=1 adds the stack trace).
  */
 @Command(name = "cola", mixinStandardHelpOptions = true, versionProvider = ColaTrainer.Version.class,
         description = {"cola: LoRA and Chain-of-LoRA (COLA) fine-tuning on the JVM.", ""},
-        subcommands = {ColaTrainer.Info.class, ProbeCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ColaTrainer.Info.class, ProbeCommand.class, TokenizeCommand.class, CommandLine.HelpCommand.class})
 public final class ColaTrainer implements Callable<Integer> {
 
     public static void main(String[] args) {
