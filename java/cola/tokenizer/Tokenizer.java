@@ -47,9 +47,12 @@ public interface Tokenizer {
             Path vocab = path.resolve("vocab.json");
             Path merges = path.resolve("merges.txt");
             if (Files.isRegularFile(vocab) && Files.isRegularFile(merges)) return fromGpt2Files(vocab, merges);
+            Path encoder = path.resolve("encoder.json");
+            Path bpe = path.resolve("vocab.bpe");
+            if (Files.isRegularFile(encoder) && Files.isRegularFile(bpe)) return fromGpt2Files(encoder, bpe);
             Path vocabTxt = path.resolve("vocab.txt");
             if (Files.isRegularFile(vocabTxt)) return fromBertVocab(vocabTxt, true);
-            throw new TokenizerFormatException(path + ": no tokenizer.json, vocab.json + merges.txt or vocab.txt");
+            throw new TokenizerFormatException(path + ": no tokenizer.json, vocab.json + merges.txt, encoder.json + vocab.bpe or vocab.txt");
         }
         if (!Files.isRegularFile(path)) throw new java.nio.file.NoSuchFileException(path.toString());
         String name = path.getFileName().toString();

@@ -101,8 +101,16 @@ final class TokenizerFixtures {
     }
 
     /** Llama 2's tokenizer.json (legacy layout: Prepend + Replace normalizer), built from llama-tokenizer-js data. */
-    static synchronized Path llamaJson() throws IOException {
-        Path p = dir().resolve("llama-tokenizer.json");
+    static Path llamaJson() throws IOException {
+        return llamaJson(false);
+    }
+
+    /**
+     * Llama 2's tokenizer.json; {@code metaspace}: the newer layout (no normalizer, Metaspace pre-tokenizer with
+     * prepend_scheme "first" and split false, Metaspace-free decoder as before).
+     */
+    static synchronized Path llamaJson(boolean metaspace) throws IOException {
+        Path p = dir().resolve(metaspace ? "llama-metaspace-tokenizer.json" : "llama-tokenizer.json");
         if (Files.exists(p)) return p;
         String[] vocab = new String(Base64.getDecoder().decode(
                 Files.readString(resource("tokenizer/llama/llama_vocab_base64.txt")).strip()), StandardCharsets.UTF_8)
@@ -113,14 +121,20 @@ final class TokenizerFixtures {
         root.putNull("truncation");
         root.putNull("padding");
         root.putArray("added_tokens").add(added(0, "<unk>")).add(added(1, "<s>")).add(added(2, "</s>"));
-        ObjectNode norm = root.putObject("normalizer");
-        norm.put("type", "Sequence");
-        ArrayNode ns = norm.putArray("normalizers");
-        ns.addObject().put("type", "Prepend").put("prepend", "\u2581");
-        ObjectNode rep = ns.addObject().put("type", "Replace");
-        rep.putObject("pattern").put("String", " ");
-        rep.put("content", "\u2581");
-        root.putNull("pre_tokenizer");
+        if (metaspace) {
+            root.putNull("normalizer");
+            root.putObject("pre_tokenizer").put("type", "Metaspace").put("replacement", "\u2581")
+                    .put("prepend_scheme", "first").put("split", false);
+        } else {
+            ObjectNode norm = root.putObject("normalizer");
+            norm.put("type", "Sequence");
+            ArrayNode ns = norm.putArray("normalizers");
+            ns.addObject().put("type", "Prepend").put("prepend", "\u2581");
+            ObjectNode rep = ns.addObject().put("type", "Replace");
+            rep.putObject("pattern").put("String", " ");
+            rep.put("content", "\u2581");
+            root.putNull("pre_tokenizer");
+        }
         ObjectNode post = root.putObject("post_processor");
         post.put("type", "TemplateProcessing");
         ArrayNode single = post.putArray("single");

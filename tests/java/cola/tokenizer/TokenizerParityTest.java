@@ -33,6 +33,11 @@ class TokenizerParityTest {
         compare(TokenizerFixtures.llamaJson(), "<s>", 3);
     }
 
+    @Test
+    void llamaMetaspaceLayout() throws Exception {
+        compare(TokenizerFixtures.llamaJson(true), "<s>", 4);
+    }
+
     private static void compare(Path json, String special, long seed) throws Exception {
         Tokenizer ours = Tokenizer.fromFile(json);
         List<String> failures = new ArrayList<>();
