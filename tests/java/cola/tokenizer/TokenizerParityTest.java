@@ -44,8 +44,8 @@ class TokenizerParityTest {
         try (HuggingFaceTokenizer hf = HuggingFaceTokenizer.newInstance(json,
                 Map.of("padding", "false", "truncation", "false", "addSpecialTokens", "true"))) {
             SplittableRandom r = new SplittableRandom(seed);
-            for (int i = 0; i < N; i++) {
-                String s = randomText(r, special);
+            for (int i = 0; i < N + EDGE.length; i++) {
+                String s = i < EDGE.length ? EDGE[i].replace("SPECIAL", special) : randomText(r, special);
                 var theirs = hf.encode(s);
                 int[] want = Arrays.stream(theirs.getIds()).mapToInt(x -> (int) x).toArray();
                 Encoding e = ours.encode(s);
@@ -88,6 +88,13 @@ class TokenizerParityTest {
         });
         return sb.append('"').toString();
     }
+
+    /** Fixed edge cases, run before the random strings (SPECIAL: the tokenizer's special token). */
+    private static final String[] EDGE = {"", " ", "  ", "\n", " \t\r\n ", "a", "SPECIAL", "SPECIALSPECIAL",
+        " SPECIAL ", "xSPECIALy", "a".repeat(99) + "b", "a".repeat(101), "\u0000x\u0001y", "zero\u200Bwidth",
+        "soft\u00ADhyphen", "\uFEFFbom", "tab\tand\u000Bvt", "A\u0300\u0301\u0302", "ǅ ǈ ǋ", "ＡＢＣ１２３",
+        "  leading and trailing  ", "it's 'quoted' isn't", "e.g. U.S.A. 3.14 1,000,000", "\uD83D\uDC4D\uD83C\uDFFD",
+        "\u2581already\u2581metaspace", "ĠGĠpt", "<0x41>", "##ing", "   \n\n   x"};
 
     private static final String PUNCT = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~¡¿«»—–…“”‘’·•";
     private static final String[] WS = {" ", "  ", "   ", "\t", "\n", "\n\n", " \n ", "\r\n", "\u00A0", "\u3000", "\u2009"};
