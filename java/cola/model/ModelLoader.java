@@ -55,7 +55,9 @@ final class ModelLoader {
                     || n.endsWith("position_ids") || n.endsWith("rotary_emb.inv_freq")
                     || n.startsWith("cls.seq_relationship") || n.startsWith("cls.predictions.decoder")
                     || n.endsWith("pooler.dense.weight") && m.head != Transformer.Head.SEQUENCE_CLASSIFICATION
-                    || n.endsWith("pooler.dense.bias") && m.head != Transformer.Head.SEQUENCE_CLASSIFICATION);
+                    || n.endsWith("pooler.dense.bias") && m.head != Transformer.Head.SEQUENCE_CLASSIFICATION
+                    // an encoder loaded as BertModel from a checkpoint with a task head: the head is not used
+                    || m.head == Transformer.Head.HIDDEN_STATES && (n.startsWith("cls.") || n.startsWith("classifier.")));
         } catch (IOException e) {
             m.close();
             throw e;

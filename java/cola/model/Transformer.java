@@ -30,7 +30,13 @@ public final class Transformer implements AutoCloseable {
     public record Param(String key, Tensor value, String storedDType, boolean transposed) {}
 
     public final ModelConfig config;
-    public final Head head;
+    public Head head;
+
+    /** How sequence classification summarises a sequence: BERT's [CLS] + tanh pooler, or the mean of real tokens. */
+    public enum Pooling { CLS_POOLER, MEAN }
+
+    private Pooling pooling = Pooling.CLS_POOLER;
+    private float[] poolWeights;  // [B·T] 1/len for real tokens, 0 for padding (mean pooling)
     private final Backend be;
 
     // embeddings: token [V, E]; positions (OPT [maxPos + 2, C], GPT-2/BERT [maxPos, C]); BERT token types [types, C]
@@ -95,6 +101,27 @@ public final class Transformer implements AutoCloseable {
         return null;
     }
 
+    /**
+     * Turns an encoder ({@code BertModel}) into a sequence classifier with a fresh trainable head: the mean of the
+     * real tokens' last hidden states (sentence-transformers' pooling) and a linear layer to {@code labels} classes,
+     * initialised as PyTorch's nn.Linear (U(±1/√C) for weight and bias, from {@code seed}).
+     */
+    public void addClassificationHead(int labels, long seed) {
+        if (head != Head.HIDDEN_STATES) {
+            throw new IllegalStateException(config.architecture() + " already has a " + head + " head");
+        }
+        int c = config.hiddenSize();
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(seed);
+        float bound = (float) (1 / Math.sqrt(c));
+        float[] w = new float[labels * c], b = new float[labels];
+        for (int i = 0; i < w.length; i++) w[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
+        for (int i = 0; i < b.length; i++) b[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
+        classifier = new Linear("classifier", Tensor.of(w, labels, c), Tensor.of(b, labels));
+        classifier.enableWeightGradients();
+        pooling = Pooling.MEAN;
+        head = Head.SEQUENCE_CLASSIFICATION;
+    }
+
     /** The classification head (trainable in sequence classification), or null. */
     public Linear classifier() {
         return classifier;
@@ -153,8 +180,13 @@ public final class Transformer implements AutoCloseable {
         if (gradMlmBias != null) grads.put(mlmBias, gradMlmBias);
         if (gradLmHead != null) grads.put(lmHead, gradLmHead);
         for (Param p : params) {
-            Tensor g = grads.get(p.value());
+            Tensor g = grads.remove(p.value());
             if (g != null) out.add(new Trainable(p.key(), p.value(), g));
+        }
+        // a head added after loading (addClassificationHead) has no HF key in the source folder
+        if (classifier != null && grads.containsKey(classifier.weight)) {
+            out.add(new Trainable(classifier.path + ".weight", classifier.weight, grads.get(classifier.weight)));
+            if (classifier.bias != null) out.add(new Trainable(classifier.path + ".bias", classifier.bias, grads.get(classifier.bias)));
         }
         return out;
     }
@@ -243,6 +275,26 @@ public final class Transformer implements AutoCloseable {
             }
             case SEQUENCE_CLASSIFICATION -> {
                 long c = h.dim(-1);
+                if (pooling == Pooling.MEAN) {
+                    // mean over real tokens on the host: [B, T, C] → [B, C] is a few hundred KB per step
+                    float[] hv = h.toFloatArray(), pv = new float[(int) (b * c)];
+                    poolWeights = new float[n];
+                    for (int r = 0; r < b; r++) {
+                        int len = 0;
+                        for (int i = 0; i < t; i++) len += mask == null ? 1 : mask[r * t + i];
+                        for (int i = 0; i < t; i++) {
+                            float wgt = (mask == null || mask[r * t + i] != 0) && len > 0 ? 1f / len : 0f;
+                            poolWeights[r * t + i] = wgt;
+                            if (wgt == 0) continue;
+                            for (int j = 0; j < c; j++) pv[(int) (r * c + j)] += wgt * hv[(int) ((r * t + i) * c + j)];
+                        }
+                    }
+                    pooled = ctx.alloc(b, c);
+                    pooled.copyFrom(pv);
+                    Tensor logits = ctx.alloc(b, classifier.out);
+                    classifier.forward(ctx, logits, pooled);
+                    return logits;
+                }
                 cls = ctx.alloc(b, c);
                 be.copyColumns(cls, h.view(b, t * c), 0, false, false);  // the [CLS] (first) token of each row
                 poolerPre = ctx.alloc(b, c);
@@ -348,6 +400,18 @@ public final class Transformer implements AutoCloseable {
             case SEQUENCE_CLASSIFICATION -> {
                 Tensor dpooled = ctx.zeros(pooled.shape());
                 classifier.backward(ctx, dpooled, dlogits);
+                if (pooling == Pooling.MEAN) {
+                    float[] dp = dpooled.toFloatArray(), dhv = new float[(int) dh.numel()];
+                    int c = (int) headIn.dim(-1);
+                    for (int row = 0; row < n; row++) {
+                        float wgt = poolWeights[row];
+                        if (wgt == 0) continue;
+                        int bIdx = row / ctx.seqLen;
+                        for (int j = 0; j < c; j++) dhv[row * c + j] = wgt * dp[bIdx * c + j];
+                    }
+                    dh.copyFrom(dhv);
+                    break;
+                }
                 float[] g = dpooled.toFloatArray(), y = pooled.toFloatArray();
                 for (int i = 0; i < g.length; i++) g[i] *= 1 - y[i] * y[i];
                 Tensor dpre = ctx.alloc(pooled.shape());
