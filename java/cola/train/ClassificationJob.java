@@ -1,0 +1,140 @@
+package cola.train;
+
+import cola.backend.AdamWConfig;
+import cola.backend.Backend;
+import cola.chain.Chain;
+import cola.chain.ChainConfig;
+import cola.chain.ChainSchedule;
+import cola.data.ClassificationData;
+import cola.lora.LoraConfig;
+import cola.model.Batch;
+import cola.model.Transformer;
+import cola.optim.LrSchedule;
+import cola.tensor.Arena;
+import cola.tokenizer.BatchOptions;
+import cola.tokenizer.Encoding;
+import cola.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Consumer;
+
+/**
+ * Fine-tunes an encoder for sequence classification with LoRA or COLA (same budget: epochs × batches steps in total,
+ * the chain's links split them) and evaluates accuracy and macro-F1 on dev after every epoch and on test at the end.
+ */
+public final class ClassificationJob {
+    /** @param modelDir an HF encoder folder (BertModel); a fresh mean-pooling head is added */
+    public record Config(Path modelDir, Path tokenizer, int maxLength, int batchSize, int epochs, double lr,
+            int warmupSteps, double maxGradNorm, LoraConfig lora, ChainConfig chain, long seed) {}
+
+    public record Eval(double accuracy, double macroF1) {}
+
+    public record EpochLog(int epoch, double trainLoss, Eval dev, double seconds) {}
+
+    public record Result(List<EpochLog> epochs, Eval test, double seconds, double tokensPerSecond, int steps,
+            List<Integer> knots) {}
+
+    private record Encoded(Batch batch, int[] labels, int tokens) {}
+
+    private ClassificationJob() {}
+
+    public static Result run(Backend be, Config cfg, ClassificationData.Split train, ClassificationData.Split dev,
+            ClassificationData.Split test, Consumer<String> progress) throws IOException {
+        Tokenizer tok = Tokenizer.fromFile(cfg.tokenizer());
+        int labels = Math.max(train.numLabels(), Math.max(dev.numLabels(), test.numLabels()));
+        List<Encoded> trainBatches = new ArrayList<>();
+        int perEpoch = (train.examples().size() + cfg.batchSize() - 1) / cfg.batchSize();
+        int steps = perEpoch * cfg.epochs();
+        Random rng = new Random(cfg.seed());
+        for (int e = 0; e < cfg.epochs(); e++) {  // a fresh seeded shuffle per epoch, tokenised once up front
+            List<ClassificationData.Example> order = new ArrayList<>(train.examples());
+            java.util.Collections.shuffle(order, rng);
+            trainBatches.addAll(encode(tok, order, cfg));
+        }
+        List<Encoded> devBatches = encode(tok, dev.examples(), cfg), testBatches = encode(tok, test.examples(), cfg);
+        long t0 = System.nanoTime();
+        long tokens = 0;
+        try (Transformer m = Transformer.load(cfg.modelDir(), be)) {
+            m.addClassificationHead(labels, cfg.seed());
+            try (Chain chain = new Chain(be, m, cfg.lora(), cfg.chain(), AdamWConfig.defaults(0f))) {
+                ChainSchedule schedule = new ChainSchedule(cfg.chain(), steps);
+                TrainConfig tc = new TrainConfig(steps, new LrSchedule(LrSchedule.Kind.LINEAR, cfg.lr(), cfg.warmupSteps(),
+                        steps), cfg.maxGradNorm(), 1, 5, cfg.seed());
+                Trainer trainer = new Trainer(be, m, chain, schedule, tc);
+                List<EpochLog> epochs = new ArrayList<>();
+                for (int e = 0; e < cfg.epochs(); e++) {
+                    long te = System.nanoTime();
+                    final int base = e * perEpoch;
+                    double[] lossSum = {0};
+                    List<Trainer.StepLog> log = trainer.run(i -> toExample(trainBatches.get(i)), s -> {
+                        lossSum[0] += s.loss();
+                        if (progress != null && (s.step() % 10 == 0 || s.knot())) {
+                            double el = (System.nanoTime() - t0) / 1e9;
+                            double eta = el / (s.step() + 1) * (steps - s.step() - 1);
+                            progress.accept(String.format("  step %4d/%d  link %d  loss %.4f  lr %.2e%s  %.0fs elapsed, ETA %.0fs",
+                                    s.step() + 1, steps, s.link() + 1, s.loss(), s.lr(), s.knot() ? "  [knot]" : "", el, eta));
+                        }
+                    }, base, base + perEpoch);
+                    for (int i = base; i < base + perEpoch; i++) tokens += trainBatches.get(i).tokens();
+                    Eval d = evaluate(be, m, devBatches);
+                    epochs.add(new EpochLog(e + 1, lossSum[0] / log.size(), d, (System.nanoTime() - te) / 1e9));
+                    if (progress != null) {
+                        progress.accept(String.format("  epoch %d: train loss %.4f, dev accuracy %.3f, macro-F1 %.3f", e + 1,
+                                lossSum[0] / log.size(), d.accuracy(), d.macroF1()));
+                    }
+                }
+                chain.finish();  // every link merged: the test runs on the plain (merged) model
+                Eval t = evaluate(be, m, testBatches);
+                double secs = (System.nanoTime() - t0) / 1e9;
+                return new Result(epochs, t, secs, tokens / secs, steps, schedule.knots());
+            }
+        }
+    }
+
+    private static Trainer.Example toExample(Encoded e) {
+        return new Trainer.Example(e.batch(), null, e.labels());
+    }
+
+    private static List<Encoded> encode(Tokenizer tok, List<ClassificationData.Example> xs, Config cfg) {
+        List<Encoded> out = new ArrayList<>();
+        for (int i = 0; i < xs.size(); i += cfg.batchSize()) {
+            List<ClassificationData.Example> part = xs.subList(i, Math.min(xs.size(), i + cfg.batchSize()));
+            List<String> texts = new ArrayList<>();
+            for (ClassificationData.Example e : part) texts.add(e.text());
+            List<Encoding> enc = tok.encodeBatch(texts, BatchOptions.longest(cfg.maxLength()));
+            int[][] ids = new int[part.size()][], mask = new int[part.size()][];
+            int[] labels = new int[part.size()];
+            int tokens = 0;
+            for (int j = 0; j < part.size(); j++) {
+                ids[j] = enc.get(j).ids();
+                mask[j] = enc.get(j).attentionMask();
+                labels[j] = part.get(j).label();
+                for (int v : mask[j]) tokens += v;
+            }
+            out.add(new Encoded(new Batch(ids, mask, null), labels, tokens));
+        }
+        return out;
+    }
+
+    static Eval evaluate(Backend be, Transformer m, List<Encoded> batches) {
+        List<Integer> pred = new ArrayList<>(), gold = new ArrayList<>();
+        int labels = m.classifier().out;
+        try (Arena arena = new Arena(1 << 20)) {
+            for (Encoded e : batches) {
+                arena.reset();
+                float[] logits = m.forward(arena, e.batch(), 0).toFloatArray();
+                for (int r = 0; r < e.labels().length; r++) {
+                    int best = 0;
+                    for (int c = 1; c < labels; c++) if (logits[r * labels + c] > logits[r * labels + best]) best = c;
+                    pred.add(best);
+                    gold.add(e.labels()[r]);
+                }
+            }
+        }
+        int[] p = pred.stream().mapToInt(Integer::intValue).toArray(), g = gold.stream().mapToInt(Integer::intValue).toArray();
+        return new Eval(Metrics.accuracy(p, g), Metrics.macroF1(p, g, labels));
+    }
+}

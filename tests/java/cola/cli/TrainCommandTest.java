@@ -1,0 +1,59 @@
+package cola.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * `cola train` end to end on the real default model (all-MiniLM-L6-v2, unpacked by the build into target/minilm) with a
+ * small slice of the embedded task; and its data errors.
+ */
+class TrainCommandTest {
+    @TempDir
+    Path tmp;
+
+    Path slice(String split, int lines) throws Exception {
+        try (InputStream in = getClass().getClassLoader().getResourceAsStream("cola/data/tasks/spam-assassin/" + split + ".jsonl")) {
+            List<String> all = new String(in.readAllBytes(), StandardCharsets.UTF_8).lines().toList();
+            Path p = tmp.resolve(split + ".jsonl");
+            Files.write(p, all.subList(0, lines));
+            return p;
+        }
+    }
+
+    @Test
+    void trainsLoraAndColaAndWritesTheRunFolder() throws Exception {
+        Path run = tmp.resolve("run");
+        int rc = ColaTrainer.commandLine().execute("train", "--train", slice("train", 48).toString(), "--dev",
+                slice("dev", 16).toString(), "--test", slice("test", 16).toString(), "--epochs", "1", "--batch-size", "8",
+                "--chain-length", "2", "--ranks", "4,2", "--out", run.toString());
+        assertEquals(0, rc);
+        String summary = Files.readString(run.resolve("summary.txt"));
+        assertTrue(summary.contains("LoRA") && summary.contains("COLA") && summary.contains("[4,2]"), summary);
+        List<String> metrics = Files.readAllLines(run.resolve("metrics.jsonl"));
+        assertEquals(4, metrics.size(), "one epoch row and one test row per method");
+        assertTrue(metrics.get(3).contains("\"knots\":[3]"), metrics.get(3));  // 6 steps, 2 links
+        assertTrue(Files.readString(run.resolve("config.json")).contains("\"chain_length\" : 2"));
+    }
+
+    @Test
+    void aBadJsonlLineIsNamedByFileAndLine() throws Exception {
+        Path bad = tmp.resolve("bad.jsonl");
+        Files.writeString(bad, "{\"text\": \"ok\", \"label\": 1}\n{\"text\": \"no label\"}\n");
+        StringWriter err = new StringWriter();
+        picocli.CommandLine cl = ColaTrainer.commandLine();
+        cl.setErr(new PrintWriter(err));
+        int rc = cl.execute("train", "--train", bad.toString(), "--dev", bad.toString(), "--test", bad.toString(),
+                "--out", tmp.resolve("r").toString());
+        assertEquals(2, rc);
+        assertTrue(err.toString().contains("bad.jsonl:2: 'label' must be an integer"), err.toString());
+    }
+}
