@@ -168,9 +168,7 @@ public final class OnnxBertImporter {
             c.put("cola_imported_from", onnx.getFileName().toString());
             Files.createDirectories(outDir);
             SafetensorsWriter.write(outDir.resolve("model.safetensors"), out, Map.of("format", "pt"));
-            Path tmp = Files.createTempFile(outDir, ".config", ".tmp");
-            om.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), c);
-            Files.move(tmp, outDir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            AtomicFiles.writeJson(outDir.resolve("config.json"), c);
             if (tokenizer != null) Files.copy(tokenizer, outDir.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
         } finally {
             for (Tensor t : out.values()) t.close();

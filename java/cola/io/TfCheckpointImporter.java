@@ -120,9 +120,7 @@ public final class TfCheckpointImporter {
         c.put("torch_dtype", "float32");
         Files.createDirectories(outDir);
         SafetensorsWriter.write(outDir.resolve("model.safetensors"), t, Map.of("format", "pt"));
-        Path tmp = Files.createTempFile(outDir, ".config", ".tmp");
-        om.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), c);
-        Files.move(tmp, outDir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.writeJson(outDir.resolve("config.json"), c);
         if (vocab != null) Files.copy(vocab, outDir.resolve("vocab.txt"), StandardCopyOption.REPLACE_EXISTING);
     }
 

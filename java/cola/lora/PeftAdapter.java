@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -165,8 +164,6 @@ public final class PeftAdapter {
         c.put("init_lora_weights", true);
         c.put("inference_mode", true);
         if (cfg.baseModel() != null) c.put("base_model_name_or_path", cfg.baseModel());
-        Path tmp = Files.createTempFile(dir, ".adapter_config", ".tmp");
-        om.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), c);
-        Files.move(tmp, dir.resolve("adapter_config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        cola.io.AtomicFiles.writeJson(dir.resolve("adapter_config.json"), c);
     }
 }

@@ -7,7 +7,6 @@ import cola.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -54,9 +53,7 @@ public final class HfFolderWriter {
                 out.put(p.key(), v);
             }
             SafetensorsWriter.write(outDir.resolve("model.safetensors"), out, Map.of("format", "pt"));
-            Path tmp = Files.createTempFile(outDir, ".config", ".tmp");
-            Files.copy(sourceConfig, tmp, StandardCopyOption.REPLACE_EXISTING);
-            Files.move(tmp, outDir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            cola.io.AtomicFiles.copy(sourceConfig, outDir.resolve("config.json"));
         } finally {
             for (Tensor t : temps) t.close();
         }
