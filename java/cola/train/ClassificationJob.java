@@ -34,8 +34,12 @@ public final class ClassificationJob {
 
     public record EpochLog(int epoch, double trainLoss, Eval dev, double seconds) {}
 
+    /**
+     * @param effectiveRank mean over adapted matrices of the numerical rank of ΔW = W_final − W_0 (singular values above
+     *                      1e-3 of the largest): a chain of M rank-r links can exceed r, one LoRA cannot
+     */
     public record Result(List<EpochLog> epochs, Eval test, double seconds, double tokensPerSecond, int steps,
-            List<Integer> knots) {}
+            List<Integer> knots, double effectiveRank, List<Trainer.StepLog> stepLog) {}
 
     private record Encoded(Batch batch, int[] labels, int tokens) {}
 
@@ -60,11 +64,14 @@ public final class ClassificationJob {
         try (Transformer m = Transformer.load(cfg.modelDir(), be)) {
             m.addClassificationHead(labels, cfg.seed());
             try (Chain chain = new Chain(be, m, cfg.lora(), cfg.chain(), AdamWConfig.defaults(0f))) {
+                java.util.Map<String, float[]> w0 = new java.util.LinkedHashMap<>();
+                for (var a : chain.adapters()) w0.put(a.modulePath, m.linear(a.modulePath).weight.toFloatArray());
                 ChainSchedule schedule = new ChainSchedule(cfg.chain(), steps);
                 TrainConfig tc = new TrainConfig(steps, new LrSchedule(LrSchedule.Kind.LINEAR, cfg.lr(), cfg.warmupSteps(),
                         steps), cfg.maxGradNorm(), 1, 5, cfg.seed());
                 Trainer trainer = new Trainer(be, m, chain, schedule, tc);
                 List<EpochLog> epochs = new ArrayList<>();
+                List<Trainer.StepLog> allSteps = new ArrayList<>();
                 for (int e = 0; e < cfg.epochs(); e++) {
                     long te = System.nanoTime();
                     final int base = e * perEpoch;
@@ -78,6 +85,7 @@ public final class ClassificationJob {
                                     s.step() + 1, steps, s.link() + 1, s.loss(), s.lr(), s.knot() ? "  [knot]" : "", el, eta));
                         }
                     }, base, base + perEpoch);
+                    allSteps.addAll(log);
                     for (int i = base; i < base + perEpoch; i++) tokens += trainBatches.get(i).tokens();
                     Eval d = evaluate(be, m, devBatches);
                     epochs.add(new EpochLog(e + 1, lossSum[0] / log.size(), d, (System.nanoTime() - te) / 1e9));
@@ -89,7 +97,14 @@ public final class ClassificationJob {
                 chain.finish();  // every link merged: the test runs on the plain (merged) model
                 Eval t = evaluate(be, m, testBatches);
                 double secs = (System.nanoTime() - t0) / 1e9;
-                return new Result(epochs, t, secs, tokens / secs, steps, schedule.knots());
+                double rank = 0;
+                for (var e : w0.entrySet()) {
+                    var l = m.linear(e.getKey());
+                    rank += cola.chain.RankDiagnostics.effectiveRank(
+                            cola.chain.RankDiagnostics.singularValuesOfDelta(e.getValue(), l.weight.toFloatArray(), l.out, l.in), 1e-3);
+                }
+                return new Result(epochs, t, secs, tokens / secs, steps, schedule.knots(), rank / Math.max(1, w0.size()),
+                        allSteps);
             }
         }
     }

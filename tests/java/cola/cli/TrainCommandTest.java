@@ -42,6 +42,10 @@ class TrainCommandTest {
         assertEquals(4, metrics.size(), "one epoch row and one test row per method");
         assertTrue(metrics.get(3).contains("\"knots\":[3]"), metrics.get(3));  // 6 steps, 2 links
         assertTrue(Files.readString(run.resolve("config.json")).contains("\"chain_length\" : 2"));
+        String svg = Files.readString(run.resolve("loss.svg"));
+        assertTrue(svg.startsWith("<svg") && svg.contains("stroke-dasharray"), "loss plot with the knot marked");
+        assertTrue(metrics.get(1).contains("\"effective_rank_delta_w\":4.0"), "one rank-4 LoRA: rank(ΔW) = 4: " + metrics.get(1));
+        assertTrue(metrics.get(3).contains("\"effective_rank_delta_w\":6.0"), "links of rank 4 then 2: 6: " + metrics.get(3));
     }
 
     @Test
