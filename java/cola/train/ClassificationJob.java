@@ -119,6 +119,11 @@ public final class ClassificationJob {
             List<ClassificationData.Example> part = xs.subList(i, Math.min(xs.size(), i + cfg.batchSize()));
             List<String> texts = new ArrayList<>();
             for (ClassificationData.Example e : part) texts.add(e.text());
+            boolean pairs = part.stream().anyMatch(e -> e.textPair() != null);
+            if (pairs) {
+                out.add(encodePairs(tok, part, cfg.maxLength()));
+                continue;
+            }
             List<Encoding> enc = tok.encodeBatch(texts, BatchOptions.longest(cfg.maxLength()));
             int[][] ids = new int[part.size()][], mask = new int[part.size()][];
             int[] labels = new int[part.size()];
@@ -132,6 +137,43 @@ public final class ClassificationJob {
             out.add(new Encoded(new Batch(ids, mask, null), labels, tokens));
         }
         return out;
+    }
+
+    /**
+     * Sentence pairs ([CLS] a [SEP] b [SEP] with token types 0/1), right-padded to the longest; a pair longer than
+     * maxLength keeps its first maxLength − 1 tokens and its final [SEP].
+     */
+    private static Encoded encodePairs(Tokenizer tok, List<ClassificationData.Example> part, int maxLength) {
+        int n = part.size();
+        int[][] ids = new int[n][], types = new int[n][];
+        int longest = 0;
+        for (int j = 0; j < n; j++) {
+            ClassificationData.Example e = part.get(j);
+            Encoding enc = e.textPair() == null ? tok.encode(e.text()) : tok.encode(e.text(), e.textPair());
+            int[] i = enc.ids(), t = enc.typeIds();
+            if (i.length > maxLength) {
+                int sep = i[i.length - 1];
+                i = java.util.Arrays.copyOf(i, maxLength);
+                t = java.util.Arrays.copyOf(t, maxLength);
+                i[maxLength - 1] = sep;
+            }
+            ids[j] = i;
+            types[j] = t;
+            longest = Math.max(longest, i.length);
+        }
+        int pad = Math.max(0, tok.tokenToId("[PAD]"));
+        int[][] pid = new int[n][longest], ptype = new int[n][longest], mask = new int[n][longest];
+        int[] labels = new int[n];
+        int tokens = 0;
+        for (int j = 0; j < n; j++) {
+            java.util.Arrays.fill(pid[j], pad);
+            System.arraycopy(ids[j], 0, pid[j], 0, ids[j].length);
+            System.arraycopy(types[j], 0, ptype[j], 0, types[j].length);
+            for (int k = 0; k < ids[j].length; k++) mask[j][k] = 1;
+            tokens += ids[j].length;
+            labels[j] = part.get(j).label();
+        }
+        return new Encoded(new Batch(pid, mask, ptype), labels, tokens);
     }
 
     static Eval evaluate(Backend be, Transformer m, List<Encoded> batches) {

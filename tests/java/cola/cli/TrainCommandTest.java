@@ -60,4 +60,22 @@ class TrainCommandTest {
         assertEquals(2, rc);
         assertTrue(err.toString().contains("bad.jsonl:2: 'label' must be an integer"), err.toString());
     }
+
+    @Test
+    void sentencePairsTrainWithTokenTypes() throws Exception {
+        StringBuilder sb = new StringBuilder();
+        String[] w = {"cat", "dog", "car", "tree", "house", "river"};
+        for (int i = 0; i < 24; i++) {
+            String a = w[i % 6], b = i % 2 == 0 ? w[i % 6] : w[(i + 1) % 6];
+            sb.append("{\"text\": \"the ").append(a).append("\", \"text_pair\": \"a ").append(b)
+                    .append("\", \"label\": ").append(i % 2 == 0 ? 1 : 0).append("}\n");
+        }
+        Path data = tmp.resolve("pairs.jsonl");
+        Files.writeString(data, sb);
+        Path run = tmp.resolve("pairs-run");
+        assertEquals(0, ColaTrainer.commandLine().execute("train", "--train", data.toString(), "--dev", data.toString(),
+                "--test", data.toString(), "--epochs", "1", "--batch-size", "8", "--method", "cola", "--chain-length", "2",
+                "--out", run.toString()));
+        assertTrue(Files.readString(run.resolve("summary.txt")).contains("COLA"));
+    }
 }
