@@ -91,6 +91,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Run folder (default: runs/<timestamp>).")
     Path out;
 
+    @Option(names = "--resume", description = "Continue the run in --out from its per-epoch checkpoints (bit-identical to an uninterrupted run).")
+    boolean resume;
+
     @Override
     public Integer call() throws Exception {
         Path modelDir = model != null ? model : defaultModel();
@@ -102,7 +105,9 @@ final class TrainCommand implements Callable<Integer> {
                 : ClassificationData.resource("cola/data/tasks/spam-assassin/dev.jsonl");
         ClassificationData.Split test = testFile != null ? ClassificationData.read(testFile, skipBadLines)
                 : ClassificationData.resource("cola/data/tasks/spam-assassin/test.jsonl");
+        if (resume && out == null) throw new IllegalArgumentException("--resume needs --out <the run folder to continue>");
         Path runDir = out != null ? out : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        if (resume && !Files.isDirectory(runDir)) throw new NoSuchFileException(runDir + " (nothing to resume)");
         Files.createDirectories(runDir);
         System.out.printf("cola train: %s, %d train / %d dev / %d test examples (%s), run folder %s%n", modelDir,
                 train.examples().size(), dev.examples().size(), test.examples().size(), train.source(), runDir);
@@ -127,7 +132,8 @@ final class TrainCommand implements Callable<Integer> {
             LoraConfig lora = new LoraConfig(ranks.get(0), alpha, 0, false, targets, Map.of(), LoraConfig.Init.KAIMING_UNIFORM, seed);
             System.out.printf("%s: %d link(s), ranks %s, %d epochs%n", r[0], links, chain.ranks(), epochs);
             ClassificationJob.Result res = ClassificationJob.run(CpuBackend.get(), new ClassificationJob.Config(modelDir,
-                    tok, maxLength, batchSize, epochs, lr, 0, 1.0, lora, chain, seed), train, dev, test, System.out::println);
+                    tok, maxLength, batchSize, epochs, lr, 0, 1.0, lora, chain, seed, checkpoint(runDir, r[0])), train, dev,
+                    test, System.out::println);
             curves.put(r[0] + (links > 1 ? " (M=" + links + ")" : ""), res.stepLog());
             for (ClassificationJob.EpochLog e : res.epochs()) {
                 ObjectNode n = metrics.addObject();
@@ -163,6 +169,13 @@ final class TrainCommand implements Callable<Integer> {
         System.out.println();
         System.out.print(table);
         return 0;
+    }
+
+    /** Per-method checkpoint in the run folder; a fresh run starts by removing a stale one. */
+    private Path checkpoint(Path runDir, String method) throws IOException {
+        Path p = runDir.resolve("checkpoint-" + method + ".safetensors");
+        if (!resume) Files.deleteIfExists(p);
+        return p;
     }
 
     private ChainConfig.Reset resetPolicy() {

@@ -27,8 +27,9 @@ import java.util.function.Consumer;
  */
 public final class ClassificationJob {
     /** @param modelDir an HF encoder folder (BertModel); a fresh mean-pooling head is added */
+    /** @param checkpoint written atomically after every epoch (null: none); if it exists when the job starts, resumed */
     public record Config(Path modelDir, Path tokenizer, int maxLength, int batchSize, int epochs, double lr,
-            int warmupSteps, double maxGradNorm, LoraConfig lora, ChainConfig chain, long seed) {}
+            int warmupSteps, double maxGradNorm, LoraConfig lora, ChainConfig chain, long seed, Path checkpoint) {}
 
     public record Eval(double accuracy, double macroF1) {}
 
@@ -64,15 +65,20 @@ public final class ClassificationJob {
         try (Transformer m = Transformer.load(cfg.modelDir(), be)) {
             m.addClassificationHead(labels, cfg.seed());
             try (Chain chain = new Chain(be, m, cfg.lora(), cfg.chain(), AdamWConfig.defaults(0f))) {
-                java.util.Map<String, float[]> w0 = new java.util.LinkedHashMap<>();
-                for (var a : chain.adapters()) w0.put(a.modulePath, m.linear(a.modulePath).weight.toFloatArray());
+                int firstEpoch = 0;
+                if (cfg.checkpoint() != null && java.nio.file.Files.exists(cfg.checkpoint())) {
+                    Checkpoint.Position pos = Checkpoint.restore(cfg.checkpoint(), m, chain);
+                    firstEpoch = pos.nextStep() / perEpoch;
+                    if (progress != null) progress.accept("  resumed from " + cfg.checkpoint() + " at step " + pos.nextStep()
+                            + " (epoch " + (firstEpoch + 1) + ", link " + (pos.link() + 1) + ")");
+                }
                 ChainSchedule schedule = new ChainSchedule(cfg.chain(), steps);
                 TrainConfig tc = new TrainConfig(steps, new LrSchedule(LrSchedule.Kind.LINEAR, cfg.lr(), cfg.warmupSteps(),
                         steps), cfg.maxGradNorm(), 1, 5, cfg.seed());
                 Trainer trainer = new Trainer(be, m, chain, schedule, tc);
                 List<EpochLog> epochs = new ArrayList<>();
                 List<Trainer.StepLog> allSteps = new ArrayList<>();
-                for (int e = 0; e < cfg.epochs(); e++) {
+                for (int e = firstEpoch; e < cfg.epochs(); e++) {
                     long te = System.nanoTime();
                     final int base = e * perEpoch;
                     double[] lossSum = {0};
@@ -89,6 +95,7 @@ public final class ClassificationJob {
                     for (int i = base; i < base + perEpoch; i++) tokens += trainBatches.get(i).tokens();
                     Eval d = evaluate(be, m, devBatches);
                     epochs.add(new EpochLog(e + 1, lossSum[0] / log.size(), d, (System.nanoTime() - te) / 1e9));
+                    if (cfg.checkpoint() != null) Checkpoint.write(cfg.checkpoint(), m, chain, base + perEpoch);
                     if (progress != null) {
                         progress.accept(String.format("  epoch %d: train loss %.4f, dev accuracy %.3f, macro-F1 %.3f", e + 1,
                                 lossSum[0] / log.size(), d.accuracy(), d.macroF1()));
@@ -97,13 +104,25 @@ public final class ClassificationJob {
                 chain.finish();  // every link merged: the test runs on the plain (merged) model
                 Eval t = evaluate(be, m, testBatches);
                 double secs = (System.nanoTime() - t0) / 1e9;
+                // rank of ΔW = Σ s_i·B_i·A_i from the chain's own record (survives a resume, unlike a W0 snapshot)
                 double rank = 0;
-                for (var e : w0.entrySet()) {
-                    var l = m.linear(e.getKey());
-                    rank += cola.chain.RankDiagnostics.effectiveRank(
-                            cola.chain.RankDiagnostics.singularValuesOfDelta(e.getValue(), l.weight.toFloatArray(), l.out, l.in), 1e-3);
+                List<cola.lora.LoraAdapter> whole = chain.chainAsOneAdapter();
+                try {
+                    for (cola.lora.LoraAdapter a : whole) {
+                        int r = a.rank, in = (int) a.a.dim(1), o = (int) a.b.dim(0);
+                        float[] av = a.a.toFloatArray(), bv = a.b.toFloatArray(), delta = new float[o * in];
+                        for (int i = 0; i < o; i++)
+                            for (int k = 0; k < r; k++) {
+                                float bik = bv[i * r + k];
+                                for (int j = 0; j < in; j++) delta[i * in + j] += bik * av[k * in + j];
+                            }
+                        rank += cola.chain.RankDiagnostics.effectiveRank(
+                                cola.chain.RankDiagnostics.singularValuesOfDelta(new float[delta.length], delta, o, in), 1e-3);
+                    }
+                } finally {
+                    whole.forEach(cola.lora.LoraAdapter::close);
                 }
-                return new Result(epochs, t, secs, tokens / secs, steps, schedule.knots(), rank / Math.max(1, w0.size()),
+                return new Result(epochs, t, secs, tokens / secs, steps, schedule.knots(), rank / Math.max(1, whole.size()),
                         allSteps);
             }
         }
