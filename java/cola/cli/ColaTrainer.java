@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "cola", mixinStandardHelpOptions = true, versionProvider = ColaTrainer.Version.class,
         description = {"cola: LoRA and Chain-of-LoRA (COLA) fine-tuning on the JVM.", ""},
-        subcommands = {ColaTrainer.Info.class, TrainCommand.class, ProbeCommand.class, TokenizeCommand.class, ImportCommand.class,
+        subcommands = {ColaTrainer.Info.class, TrainCommand.class, CompareCommand.class, ProbeCommand.class, TokenizeCommand.class, ImportCommand.class,
                 CommandLine.HelpCommand.class})
 public final class ColaTrainer implements Callable<Integer> {
 

@@ -33,7 +33,7 @@ import picocli.CommandLine.Option;
                 "dev/test accuracy, macro-F1 and the rank of the merged update. Writes config.json, metrics.jsonl,",
                 "summary.txt and loss.svg (knots marked) to the run folder. With no options: all-MiniLM-L6-v2 on the",
                 "embedded SpamAssassin task, LoRA vs COLA on the same budget (about 80 s on 2 cores).", ""})
-final class TrainCommand implements Callable<Integer> {
+class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face encoder folder (BertModel + tokenizer.json). Default: all-MiniLM-L6-v2 from target/minilm.")
     Path model;
 
@@ -88,6 +88,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Seed for shuffling and initialisation (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--seeds", split = ",", paramLabel = "S1,S2,...", description = "Run every method once per seed (overrides --seed). With two or more seeds and both methods: per-seed rows, mean ± std, and a paired t-test of COLA vs LoRA test accuracy.")
+    List<Long> seeds;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Run folder (default: runs/<timestamp>).")
     Path out;
 
@@ -122,8 +125,12 @@ final class TrainCommand implements Callable<Integer> {
         ArrayNode metrics = om.createArrayNode();
         List<String> summary = new ArrayList<>();
         java.util.Map<String, List<cola.train.Trainer.StepLog>> curves = new java.util.LinkedHashMap<>();
-        summary.add(String.format("%-6s %5s %-7s %8s %8s %8s %9s %8s %9s", "method", "links", "ranks", "dev acc", "test acc",
-                "test F1", "rank(ΔW)", "time s", "tokens/s"));
+        List<Long> seedList = seeds != null && !seeds.isEmpty() ? seeds : List.of(seed);
+        java.util.Map<String, double[]> accBySeed = new java.util.LinkedHashMap<>();
+        summary.add(String.format("%-6s %5s %-7s %6s %8s %8s %8s %9s %8s %9s", "method", "links", "ranks", "seed", "dev acc",
+                "test acc", "test F1", "rank(ΔW)", "time s", "tokens/s"));
+        for (int si = 0; si < seedList.size(); si++) {
+        long seed = seedList.get(si);
         for (String[] r : runs) {
             int links = Integer.parseInt(r[1]);
             ChainConfig chain = new ChainConfig(links, r[0].equals("LoRA") ? List.of(ranks.get(0)) : ranks, List.of(),
@@ -132,23 +139,40 @@ final class TrainCommand implements Callable<Integer> {
             LoraConfig lora = new LoraConfig(ranks.get(0), alpha, 0, false, targets, Map.of(), LoraConfig.Init.KAIMING_UNIFORM, seed);
             System.out.printf("%s: %d link(s), ranks %s, %d epochs%n", r[0], links, chain.ranks(), epochs);
             ClassificationJob.Result res = ClassificationJob.run(CpuBackend.get(), new ClassificationJob.Config(modelDir,
-                    tok, maxLength, batchSize, epochs, lr, 0, 1.0, lora, chain, seed, checkpoint(runDir, r[0])), train, dev,
-                    test, System.out::println);
-            curves.put(r[0] + (links > 1 ? " (M=" + links + ")" : ""), res.stepLog());
+                    tok, maxLength, batchSize, epochs, lr, 0, 1.0, lora, chain, seed,
+                    checkpoint(runDir, seedList.size() > 1 ? r[0] + "-seed" + seed : r[0])), train, dev, test, System.out::println);
+            if (si == 0) curves.put(r[0] + (links > 1 ? " (M=" + links + ")" : ""), res.stepLog());
+            accBySeed.computeIfAbsent(r[0], k -> new double[seedList.size()])[si] = res.test().accuracy();
             for (ClassificationJob.EpochLog e : res.epochs()) {
                 ObjectNode n = metrics.addObject();
-                n.put("method", r[0]).put("epoch", e.epoch()).put("train_loss", e.trainLoss())
+                n.put("method", r[0]).put("seed", seed).put("epoch", e.epoch()).put("train_loss", e.trainLoss())
                         .put("dev_accuracy", e.dev().accuracy()).put("dev_macro_f1", e.dev().macroF1());
             }
             ObjectNode fin = metrics.addObject();
-            fin.put("method", r[0]).put("test_accuracy", res.test().accuracy()).put("test_macro_f1", res.test().macroF1())
+            fin.put("method", r[0]).put("seed", seed).put("test_accuracy", res.test().accuracy()).put("test_macro_f1", res.test().macroF1())
                     .put("seconds", res.seconds()).put("tokens_per_second", res.tokensPerSecond()).put("steps", res.steps())
                     .put("effective_rank_delta_w", res.effectiveRank());
             fin.putPOJO("knots", res.knots());
             ClassificationJob.EpochLog last = res.epochs().get(res.epochs().size() - 1);
-            summary.add(String.format("%-6s %5d %-7s %8.3f %8.3f %8.3f %9.1f %8.1f %9.0f", r[0], links,
-                    chain.ranks().toString().replace(" ", ""), last.dev().accuracy(), res.test().accuracy(),
+            summary.add(String.format("%-6s %5d %-7s %6d %8.3f %8.3f %8.3f %9.1f %8.1f %9.0f", r[0], links,
+                    chain.ranks().toString().replace(" ", ""), seed, last.dev().accuracy(), res.test().accuracy(),
                     res.test().macroF1(), res.effectiveRank(), res.seconds(), res.tokensPerSecond()));
+        }
+        }
+        if (seedList.size() > 1) {
+            summary.add("");
+            for (var e : accBySeed.entrySet()) {
+                summary.add(String.format("%-6s test accuracy over %d seeds: %s", e.getKey(), seedList.size(),
+                        cola.train.Metrics.meanStd(e.getValue())));
+            }
+            if (accBySeed.size() == 2) {
+                double[] lo = accBySeed.get("LoRA"), co = accBySeed.get("COLA");
+                double diff = cola.train.Metrics.meanStd(co).mean() - cola.train.Metrics.meanStd(lo).mean();
+                double pv = cola.train.Metrics.pairedTTestP(co, lo);
+                summary.add(String.format("COLA − LoRA: %+.4f test accuracy; paired t-test p = %s%s", diff,
+                        Double.isNaN(pv) ? "n/a (no variance in the differences)" : String.format("%.4f", pv),
+                        !Double.isNaN(pv) && pv < 0.05 ? " (significant at 5%)" : " (not significant at 5%)"));
+            }
         }
         StringBuilder jsonl = new StringBuilder();
         for (var n : metrics) jsonl.append(om.writeValueAsString(n)).append('\n');
@@ -158,6 +182,7 @@ final class TrainCommand implements Callable<Integer> {
                 .put("method", method).put("chain_length", chainLength).put("alpha", alpha).put("reset", reset)
                 .put("lr_scope", lrScope).put("epochs", epochs).put("batch_size", batchSize).put("lr", lr)
                 .put("max_length", maxLength).put("seed", seed);
+        cfg.putPOJO("seeds", seedList);
         cfg.putPOJO("ranks", ranks);
         cfg.putPOJO("targets", targets);
         om.writerWithDefaultPrettyPrinter().writeValue(runDir.resolve("config.json").toFile(), cfg);

@@ -78,4 +78,16 @@ class TrainCommandTest {
                 "--out", run.toString()));
         assertTrue(Files.readString(run.resolve("summary.txt")).contains("COLA"));
     }
+
+    @Test
+    void compareRunsBothMethodsOverSeedsWithAPairedTTest() throws Exception {
+        Path run = tmp.resolve("cmp");
+        assertEquals(0, ColaTrainer.commandLine().execute("compare", "--train", slice("train", 24).toString(), "--dev",
+                slice("dev", 8).toString(), "--test", slice("test", 16).toString(), "--epochs", "1", "--batch-size", "8",
+                "--seeds", "1,2", "--chain-length", "2", "--out", run.toString()));
+        String summary = Files.readString(run.resolve("summary.txt"));
+        assertTrue(summary.contains("LoRA   test accuracy over 2 seeds") && summary.contains("COLA − LoRA")
+                && summary.contains("paired t-test"), summary);
+        assertEquals(8, Files.readAllLines(run.resolve("metrics.jsonl")).size(), "2 seeds × 2 methods × (epoch + test)");
+    }
 }
