@@ -52,7 +52,7 @@ class TrainCommand implements Callable<Integer> {
     @Option(names = "--skip-bad-lines", description = "Skip (and count) malformed JSONL lines instead of stopping.")
     boolean skipBadLines;
 
-    @Option(names = "--method", defaultValue = "both", description = "lora, cola or both (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "both", description = "lora, cola, both, full (full fine-tuning) or all (default: ${DEFAULT-VALUE}).")
     String method;
 
     @Option(names = "--chain-length", defaultValue = "3", description = "COLA links M (default: ${DEFAULT-VALUE}; M = 1 is LoRA).")
@@ -81,6 +81,9 @@ class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate, linear decay (default: ${DEFAULT-VALUE}).")
     double lr;
+
+    @Option(names = "--full-lr", defaultValue = "5e-5", description = "Peak learning rate of full fine-tuning (default: ${DEFAULT-VALUE}).")
+    double fullLr;
 
     @Option(names = "--max-length", defaultValue = "64", description = "Tokens per example after truncation (default: ${DEFAULT-VALUE}).")
     int maxLength;
@@ -118,9 +121,10 @@ class TrainCommand implements Callable<Integer> {
         if (skipped > 0) System.out.println("  skipped " + skipped + " malformed lines");
 
         List<String[]> runs = new ArrayList<>();  // {label, links}
-        if (method.equals("lora") || method.equals("both")) runs.add(new String[] {"LoRA", "1"});
-        if (method.equals("cola") || method.equals("both")) runs.add(new String[] {"COLA", Integer.toString(chainLength)});
-        if (runs.isEmpty()) throw new IllegalArgumentException("--method must be lora, cola or both, got '" + method + "'");
+        if (method.equals("lora") || method.equals("both") || method.equals("all")) runs.add(new String[] {"LoRA", "1"});
+        if (method.equals("cola") || method.equals("both") || method.equals("all")) runs.add(new String[] {"COLA", Integer.toString(chainLength)});
+        if (method.equals("full") || method.equals("all")) runs.add(new String[] {"Full", "0"});
+        if (runs.isEmpty()) throw new IllegalArgumentException("--method must be lora, cola, both, full or all, got '" + method + "'");
         ObjectMapper om = new ObjectMapper();
         ArrayNode metrics = om.createArrayNode();
         List<String> summary = new ArrayList<>();
@@ -132,15 +136,18 @@ class TrainCommand implements Callable<Integer> {
         for (int si = 0; si < seedList.size(); si++) {
         long seed = seedList.get(si);
         for (String[] r : runs) {
-            int links = Integer.parseInt(r[1]);
+            int links = Math.max(1, Integer.parseInt(r[1]));
+            boolean full = r[0].equals("Full");
             ChainConfig chain = new ChainConfig(links, r[0].equals("LoRA") ? List.of(ranks.get(0)) : ranks, List.of(),
                     resetPolicy(), pruneFraction(), lrScope.equals("per-link") ? ChainConfig.LrScope.PER_LINK
                     : ChainConfig.LrScope.GLOBAL, 0);
             LoraConfig lora = new LoraConfig(ranks.get(0), alpha, 0, false, targets, Map.of(), LoraConfig.Init.KAIMING_UNIFORM, seed);
-            System.out.printf("%s: %d link(s), ranks %s, %d epochs%n", r[0], links, chain.ranks(), epochs);
+            System.out.printf(full ? "%s fine-tuning: every weight, %4$d epochs%n" : "%s: %d link(s), ranks %s, %d epochs%n",
+                    r[0], links, chain.ranks(), epochs);
             ClassificationJob.Result res = ClassificationJob.run(CpuBackend.get(), new ClassificationJob.Config(modelDir,
-                    tok, maxLength, batchSize, epochs, lr, 0, 1.0, lora, chain, seed,
-                    checkpoint(runDir, seedList.size() > 1 ? r[0] + "-seed" + seed : r[0])), train, dev, test, System.out::println);
+                    tok, maxLength, batchSize, epochs, full ? fullLr : lr, 0, 1.0, full ? null : lora, chain, seed,
+                    full ? null : checkpoint(runDir, seedList.size() > 1 ? r[0] + "-seed" + seed : r[0])), train, dev, test,
+                    System.out::println);
             if (si == 0) curves.put(r[0] + (links > 1 ? " (M=" + links + ")" : ""), res.stepLog());
             accBySeed.computeIfAbsent(r[0], k -> new double[seedList.size()])[si] = res.test().accuracy();
             for (ClassificationJob.EpochLog e : res.epochs()) {
@@ -151,12 +158,13 @@ class TrainCommand implements Callable<Integer> {
             ObjectNode fin = metrics.addObject();
             fin.put("method", r[0]).put("seed", seed).put("test_accuracy", res.test().accuracy()).put("test_macro_f1", res.test().macroF1())
                     .put("seconds", res.seconds()).put("tokens_per_second", res.tokensPerSecond()).put("steps", res.steps())
-                    .put("effective_rank_delta_w", res.effectiveRank());
+                    .put("effective_rank_delta_w", Double.isNaN(res.effectiveRank()) ? null : res.effectiveRank());
             fin.putPOJO("knots", res.knots());
             ClassificationJob.EpochLog last = res.epochs().get(res.epochs().size() - 1);
-            summary.add(String.format("%-6s %5d %-7s %6d %8.3f %8.3f %8.3f %9.1f %8.1f %9.0f", r[0], links,
-                    chain.ranks().toString().replace(" ", ""), seed, last.dev().accuracy(), res.test().accuracy(),
-                    res.test().macroF1(), res.effectiveRank(), res.seconds(), res.tokensPerSecond()));
+            summary.add(String.format("%-6s %5s %-7s %6d %8.3f %8.3f %8.3f %9s %8.1f %9.0f", r[0], full ? "-" : links,
+                    full ? "all" : chain.ranks().toString().replace(" ", ""), seed, last.dev().accuracy(), res.test().accuracy(),
+                    res.test().macroF1(), Double.isNaN(res.effectiveRank()) ? "-" : String.format("%.1f", res.effectiveRank()),
+                    res.seconds(), res.tokensPerSecond()));
         }
         }
         if (seedList.size() > 1) {
@@ -165,7 +173,7 @@ class TrainCommand implements Callable<Integer> {
                 summary.add(String.format("%-6s test accuracy over %d seeds: %s", e.getKey(), seedList.size(),
                         cola.train.Metrics.meanStd(e.getValue())));
             }
-            if (accBySeed.size() == 2) {
+            if (accBySeed.containsKey("LoRA") && accBySeed.containsKey("COLA")) {
                 double[] lo = accBySeed.get("LoRA"), co = accBySeed.get("COLA");
                 double diff = cola.train.Metrics.meanStd(co).mean() - cola.train.Metrics.meanStd(lo).mean();
                 double pv = cola.train.Metrics.pairedTTestP(co, lo);

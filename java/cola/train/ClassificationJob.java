@@ -27,7 +27,10 @@ import java.util.function.Consumer;
  */
 public final class ClassificationJob {
     /** @param modelDir an HF encoder folder (BertModel); a fresh mean-pooling head is added */
-    /** @param checkpoint written atomically after every epoch (null: none); if it exists when the job starts, resumed */
+    /**
+     * @param lora       null for full fine-tuning (every weight trains; no chain, no checkpoints)
+     * @param checkpoint written atomically after every epoch (null: none); if it exists when the job starts, resumed
+     */
     public record Config(Path modelDir, Path tokenizer, int maxLength, int batchSize, int epochs, double lr,
             int warmupSteps, double maxGradNorm, LoraConfig lora, ChainConfig chain, long seed, Path checkpoint) {}
 
@@ -64,6 +67,7 @@ public final class ClassificationJob {
         long tokens = 0;
         try (Transformer m = Transformer.load(cfg.modelDir(), be)) {
             m.addClassificationHead(labels, cfg.seed());
+            if (cfg.lora() == null) return runFull(be, m, cfg, trainBatches, devBatches, testBatches, perEpoch, steps, t0, progress);
             try (Chain chain = new Chain(be, m, cfg.lora(), cfg.chain(), AdamWConfig.defaults(0f))) {
                 int firstEpoch = 0;
                 if (cfg.checkpoint() != null && java.nio.file.Files.exists(cfg.checkpoint())) {
@@ -125,6 +129,42 @@ public final class ClassificationJob {
                 return new Result(epochs, t, secs, tokens / secs, steps, schedule.knots(), rank / Math.max(1, whole.size()),
                         allSteps);
             }
+        }
+    }
+
+    /** Full fine-tuning: the same loop and evaluation, every weight trained by one AdamW. */
+    private static Result runFull(Backend be, Transformer m, Config cfg, List<Encoded> trainBatches, List<Encoded> devBatches,
+            List<Encoded> testBatches, int perEpoch, int steps, long t0, Consumer<String> progress) {
+        m.enableFullFineTuning();
+        List<cola.tensor.Tensor> params = new ArrayList<>(), grads = new ArrayList<>();
+        for (Transformer.Trainable p : m.trainable()) {
+            params.add(p.value());
+            grads.add(p.grad());
+        }
+        long tokens = 0;
+        try (cola.optim.AdamW opt = new cola.optim.AdamW(be, params, grads, AdamWConfig.defaults(0f))) {
+            TrainConfig tc = new TrainConfig(steps, new LrSchedule(LrSchedule.Kind.LINEAR, cfg.lr(), cfg.warmupSteps(), steps),
+                    cfg.maxGradNorm(), 1, 5, cfg.seed());
+            Trainer trainer = new Trainer(be, m, opt, tc);
+            List<EpochLog> epochs = new ArrayList<>();
+            List<Trainer.StepLog> allSteps = new ArrayList<>();
+            for (int e = 0; e < cfg.epochs(); e++) {
+                long te = System.nanoTime();
+                int base = e * perEpoch;
+                List<Trainer.StepLog> log = trainer.run(i -> toExample(trainBatches.get(i)), null, base, base + perEpoch);
+                allSteps.addAll(log);
+                for (int i = base; i < base + perEpoch; i++) tokens += trainBatches.get(i).tokens();
+                double loss = log.stream().mapToDouble(Trainer.StepLog::loss).average().orElse(Double.NaN);
+                Eval d = evaluate(be, m, devBatches);
+                epochs.add(new EpochLog(e + 1, loss, d, (System.nanoTime() - te) / 1e9));
+                if (progress != null) {
+                    progress.accept(String.format("  epoch %d: train loss %.4f, dev accuracy %.3f, macro-F1 %.3f", e + 1, loss,
+                            d.accuracy(), d.macroF1()));
+                }
+            }
+            Eval t = evaluate(be, m, testBatches);
+            double secs = (System.nanoTime() - t0) / 1e9;
+            return new Result(epochs, t, secs, tokens / secs, steps, List.of(), Double.NaN, allSteps);
         }
     }
 

@@ -27,11 +27,26 @@ public final class Trainer {
 
     private final Backend be;
     private final Transformer model;
-    private final Chain chain;
+    private final Chain chain;              // null for full fine-tuning
+    private final cola.optim.AdamW fullOptimizer;  // full fine-tuning only
     private final ChainSchedule schedule;
     private final TrainConfig config;
 
+    /** LoRA / COLA: the chain's adapters train and its knots are tied on the schedule. */
     public Trainer(Backend be, Transformer model, Chain chain, ChainSchedule schedule, TrainConfig config) {
+        this(be, model, chain, null, schedule, config);
+    }
+
+    /**
+     * Full fine-tuning (the paper's third baseline): every weight of {@code model} (after
+     * {@link Transformer#enableFullFineTuning()}) trains with {@code optimizer}; there is no chain and no knot.
+     */
+    public Trainer(Backend be, Transformer model, cola.optim.AdamW optimizer, TrainConfig config) {
+        this(be, model, null, optimizer, new ChainSchedule(cola.chain.ChainConfig.paper(1, 1), config.steps()), config);
+    }
+
+    private Trainer(Backend be, Transformer model, Chain chain, cola.optim.AdamW full, ChainSchedule schedule,
+            TrainConfig config) {
         if (schedule.totalSteps() != config.steps()) {
             throw new IllegalArgumentException("chain schedule covers " + schedule.totalSteps() + " steps, training "
                     + config.steps());
@@ -39,6 +54,7 @@ public final class Trainer {
         this.be = be;
         this.model = model;
         this.chain = chain;
+        this.fullOptimizer = full;
         this.schedule = schedule;
         this.config = config;
     }
@@ -64,7 +80,7 @@ public final class Trainer {
         try (Arena arena = new Arena(1 << 20)) {
             for (int step = from; step < to; step++) {
                 boolean knot = schedule.isKnot(step);
-                if (knot) chain.tieKnot();
+                if (knot && chain != null) chain.tieKnot();
                 List<Tensor> grads = new ArrayList<>();
                 for (Transformer.Trainable p : model.trainable()) {
                     p.grad().zero();
@@ -100,9 +116,9 @@ public final class Trainer {
                     bad = 0;
                     float scale = config.maxGradNorm() > 0 && norm > config.maxGradNorm()
                             ? (float) (config.maxGradNorm() / (norm + 1e-6)) : 1f;
-                    chain.optimizer().step(lr, scale);  // clipping folded into the AdamW kernel
+                    (chain != null ? chain.optimizer() : fullOptimizer).step(lr, scale);  // clipping folded into AdamW
                 }
-                StepLog s = new StepLog(step, chain.link(), loss, lr, norm, knot, skipped);
+                StepLog s = new StepLog(step, chain != null ? chain.link() : 0, loss, lr, norm, knot, skipped);
                 log.add(s);
                 if (progress != null) progress.accept(s);
             }

@@ -90,4 +90,16 @@ class TrainCommandTest {
                 && summary.contains("paired t-test"), summary);
         assertEquals(8, Files.readAllLines(run.resolve("metrics.jsonl")).size(), "2 seeds × 2 methods × (epoch + test)");
     }
+
+    @Test
+    void fullFineTuningIsTheThirdBaseline() throws Exception {
+        Path run = tmp.resolve("full");
+        assertEquals(0, ColaTrainer.commandLine().execute("train", "--method", "full", "--train", slice("train", 32).toString(),
+                "--dev", slice("dev", 8).toString(), "--test", slice("test", 8).toString(), "--epochs", "1", "--batch-size",
+                "8", "--out", run.toString()));
+        String summary = Files.readString(run.resolve("summary.txt"));
+        assertTrue(summary.contains("Full") && summary.contains("all"), summary);
+        List<String> metrics = Files.readAllLines(run.resolve("metrics.jsonl"));
+        assertTrue(metrics.get(0).contains("\"train_loss\""), metrics.get(0));
+    }
 }
