@@ -25,8 +25,20 @@ import java.util.List;
  * After {@link #finish()} everything is merged and the adapters are gone: zero inference overhead.
  */
 public final class Chain implements AutoCloseable {
-    /** What one knot did. */
-    public record KnotReport(int link, int adaptersMerged, int nextRank) {}
+    /**
+     * What one merge (a knot, or the final merge) did.
+     *
+     * @param elements     weight elements updated (Σ out·in over the merged adapters)
+     * @param bf16Lost     of those, how many would have kept their value had W been stored in bf16 (the merge kernel run
+     *                     on a bf16 copy with this chain's rounding): the update lost to rounding (PEFT #1388); cola's
+     *                     own weights are fp32 masters, so nothing is lost in training
+     */
+    public record KnotReport(int link, int adaptersMerged, int nextRank, long elements, long bf16Lost) {
+        /** Fraction of the merge's element updates that survive bf16 rounding (1 for an empty merge). */
+        public double bf16Survival() {
+            return elements == 0 ? 1.0 : 1.0 - (double) bf16Lost / elements;
+        }
+    }
 
     private final Backend be;
     private final Transformer model;
@@ -39,6 +51,9 @@ public final class Chain implements AutoCloseable {
     /** Every finished link per module: (A_i [r_i, in], s_i·B_i [out, r_i]) host copies, for the rank-Σr export. */
     private final java.util.Map<String, List<float[][]>> history = new java.util.LinkedHashMap<>();
     private final java.util.Map<String, int[]> shapes = new java.util.LinkedHashMap<>();  // module → {in, out}
+    private Rounding mergeRounding = Rounding.NEAREST_EVEN;
+    private long mergeSeed;
+    private final List<KnotReport> merges = new ArrayList<>();
 
     public Chain(Backend be, Transformer model, LoraConfig lora, ChainConfig config, AdamWConfig adamw) {
         this.be = be;
@@ -100,6 +115,7 @@ public final class Chain implements AutoCloseable {
         optimizer = newOptimizer();
         history.clear();
         shapes.clear();
+        merges.clear();
     }
 
     /** Finished links per module (A_i, s_i·B_i), for checkpoints. */
@@ -107,10 +123,31 @@ public final class Chain implements AutoCloseable {
         return java.util.Collections.unmodifiableMap(history);
     }
 
+    /** {in, out} of a module in the history. */
+    public int[] moduleShape(String module) {
+        int[] s = shapes.get(module);
+        if (s == null) throw new IllegalArgumentException("no finished link of module " + module);
+        return s.clone();
+    }
+
     /** Restores one finished link of a module (checkpoint resume), in link order. */
     public void restoreHistory(String module, float[] a, float[] scaledB, int in, int out) {
         history.computeIfAbsent(module, k -> new ArrayList<>()).add(new float[][] {a, scaledB});
         shapes.put(module, new int[] {in, out});
+    }
+
+    /**
+     * Rounding of merges into low-precision weights (and of the bf16 survival probe): round-to-nearest-even (default) or
+     * stochastic with {@code seed} (each knot derives its own stream).
+     */
+    public void setMergeRounding(Rounding rounding, long seed) {
+        this.mergeRounding = rounding;
+        this.mergeSeed = seed;
+    }
+
+    /** Every merge so far (knots, then the final merge), in order. */
+    public List<KnotReport> merges() {
+        return java.util.Collections.unmodifiableList(merges);
     }
 
     /** The current link, 0-based. */
@@ -123,7 +160,7 @@ public final class Chain implements AutoCloseable {
         if (link + 1 >= config.links()) {
             throw new IllegalStateException("the chain has " + config.links() + " links; link " + link + " is the last");
         }
-        int merged = mergeAll();
+        long[] counts = mergeAll();
         link++;
         int rank = config.rankOf(link);
         boolean sameShape = adapters.stream().allMatch(a -> a.rank == rank) && lora.rankPattern().isEmpty();
@@ -145,18 +182,24 @@ public final class Chain implements AutoCloseable {
             adapters = Lora.attach(model, withRank(rank, link));
             optimizer = newOptimizer();
         }
-        return new KnotReport(link - 1, merged, rank);
+        KnotReport report = new KnotReport(link - 1, (int) counts[0], rank, counts[1], counts[2]);
+        merges.add(report);
+        return report;
     }
 
     /** Merges the last link and removes the adapters. */
     public void finish() {
-        mergeAll();
+        long[] counts = mergeAll();
+        merges.add(new KnotReport(link, (int) counts[0], 0, counts[1], counts[2]));
         Lora.detach(model, adapters);
         adapters = List.of();
     }
 
-    /** W += s·B·A for every adapter, all or nothing as far as non-finite values go; records the link for export. */
-    private int mergeAll() {
+    /**
+     * W += s·B·A for every adapter, all or nothing as far as non-finite values go; records the link for export.
+     * Returns {adapters merged, elements updated, elements a bf16 W would have lost}.
+     */
+    private long[] mergeAll() {
         for (LoraAdapter a : adapters) {
             double ss = be.sumSquares(List.of(a.a, a.b));
             if (!Double.isFinite(ss)) {
@@ -164,15 +207,23 @@ public final class Chain implements AutoCloseable {
                         + " modified");
             }
         }
+        long elements = 0, lost = 0;
+        long seed = mergeSeed + 7_919L * merges.size();
         for (LoraAdapter a : adapters) {
             Linear l = model.linear(a.modulePath);
-            be.mergeLora(l.weight, a.a, a.b, a.scale, Rounding.NEAREST_EVEN, 0);
+            // survival probe: the same merge into a bf16 copy of W counts the element updates bf16 would drop
+            try (Tensor probe = Tensor.zeros(cola.tensor.DType.BF16, l.weight.shape())) {
+                be.convert(probe, l.weight);
+                lost += be.mergeLora(probe, a.a, a.b, a.scale, mergeRounding, seed);
+            }
+            elements += l.weight.numel();
+            be.mergeLora(l.weight, a.a, a.b, a.scale, mergeRounding, seed);
             float[] sb = a.b.toFloatArray();
             for (int i = 0; i < sb.length; i++) sb[i] *= a.scale;
             history.computeIfAbsent(a.modulePath, k -> new ArrayList<>()).add(new float[][] {a.a.toFloatArray(), sb});
             shapes.put(a.modulePath, new int[] {l.in, l.out});
         }
-        return adapters.size();
+        return new long[] {adapters.size(), elements, lost};
     }
 
     /**

@@ -21,6 +21,35 @@ public final class RankDiagnostics {
     }
 
     /**
+     * Singular values, largest first, of ΔW = sB·A given in factored form: {@code a} is [R, in] (the stacked A_i),
+     * {@code sb} is [out, R] (the s_i·B_i side by side), as {@link Chain#chainAsOneAdapter()} and the chain history
+     * hold them. With thin QR factorisations sB = Q₁R₁ and Aᵀ = Q₂R₂, ΔW = Q₁(R₁R₂ᵀ)Q₂ᵀ, so ΔW has the singular values
+     * of the R×R matrix R₁R₂ᵀ: an R×R SVD instead of an out×in one (BERT-base: 24×24 instead of 768×768).
+     */
+    public static double[] singularValuesOfLowRank(float[] a, float[] sb, int rank, int in, int out) {
+        if (a.length != (long) rank * in || sb.length != (long) out * rank) {
+            throw new IllegalArgumentException("low-rank delta: A must be " + rank + "×" + in + ", sB " + out + "×" + rank);
+        }
+        if (rank > Math.min(in, out)) {  // no saving, and thin QR needs rows >= columns: use the dense SVD
+            float[] d = new float[out * in], zero = new float[out * in];
+            for (int i = 0; i < out; i++)
+                for (int k = 0; k < rank; k++) {
+                    float b = sb[i * rank + k];
+                    for (int j = 0; j < in; j++) d[i * in + j] += b * a[k * in + j];
+                }
+            return singularValuesOfDelta(zero, d, out, in);
+        }
+        double[][] b = new double[out][rank], at = new double[in][rank];
+        for (int i = 0; i < out; i++) for (int k = 0; k < rank; k++) b[i][k] = sb[i * rank + k];
+        for (int k = 0; k < rank; k++) for (int j = 0; j < in; j++) at[j][k] = a[k * in + j];
+        org.apache.commons.math3.linear.RealMatrix r1 = new org.apache.commons.math3.linear.QRDecomposition(
+                new Array2DRowRealMatrix(b, false)).getR().getSubMatrix(0, rank - 1, 0, rank - 1);
+        org.apache.commons.math3.linear.RealMatrix r2 = new org.apache.commons.math3.linear.QRDecomposition(
+                new Array2DRowRealMatrix(at, false)).getR().getSubMatrix(0, rank - 1, 0, rank - 1);
+        return new SingularValueDecomposition(r1.multiply(r2.transpose())).getSingularValues();
+    }
+
+    /**
      * Numerical rank: singular values above {@code relTol} × the largest (f32 merges leave a noise floor near
      * 1e-7 × |W|, so 1e-3 separates real directions from rounding).
      */

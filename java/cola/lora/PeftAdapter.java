@@ -134,9 +134,17 @@ public final class PeftAdapter {
 
     /** Writes the model's adapters (and trainable classifier) as a PEFT folder, atomically per file. */
     public static void write(Path dir, Transformer model, Config cfg) throws IOException {
+        write(dir, model, model.adapters(), cfg);
+    }
+
+    /**
+     * Writes {@code adapters} (attached to {@code model} or not: e.g. {@link cola.chain.Chain#chainAsOneAdapter()}) and
+     * the model's trainable classifier (when modules_to_save names it) as a PEFT folder.
+     */
+    public static void write(Path dir, Transformer model, List<LoraAdapter> adapters, Config cfg) throws IOException {
         Files.createDirectories(dir);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
-        for (LoraAdapter a : model.adapters()) {
+        for (LoraAdapter a : adapters) {
             tensors.put(PREFIX + a.modulePath + ".lora_A.weight", a.a);
             tensors.put(PREFIX + a.modulePath + ".lora_B.weight", a.b);
         }
@@ -158,7 +166,7 @@ public final class PeftAdapter {
         c.put("fan_in_fan_out", cfg.fanInFanOut());
         c.put("use_rslora", cfg.rslora());
         ObjectNode pattern = c.putObject("rank_pattern");  // per-module ranks that differ from r (PEFT's rank_pattern)
-        for (LoraAdapter a : model.adapters()) if (a.rank != cfg.r()) pattern.put(a.modulePath, a.rank);
+        for (LoraAdapter a : adapters) if (a.rank != cfg.r()) pattern.put(a.modulePath, a.rank);
         if (cfg.modulesToSave().isEmpty()) c.putNull("modules_to_save");
         else c.putPOJO("modules_to_save", cfg.modulesToSave());
         c.put("init_lora_weights", true);

@@ -52,8 +52,25 @@ public final class HfFolderWriter {
                 }
                 out.put(p.key(), v);
             }
+            Linear cls = model.classifier();
+            boolean addedHead = cls != null && !out.containsKey("classifier.weight");
+            if (addedHead) {  // the head cola added (mean pooling): saved under BertForSequenceClassification's keys
+                out.put("classifier.weight", cls.weight);
+                if (cls.bias != null) out.put("classifier.bias", cls.bias);
+            }
             SafetensorsWriter.write(outDir.resolve("model.safetensors"), out, Map.of("format", "pt"));
-            cola.io.AtomicFiles.copy(sourceConfig, outDir.resolve("config.json"));
+            if (addedHead) {
+                com.fasterxml.jackson.databind.node.ObjectNode cfg = (com.fasterxml.jackson.databind.node.ObjectNode)
+                        new com.fasterxml.jackson.databind.ObjectMapper().readTree(sourceConfig.toFile());
+                cfg.putArray("architectures").add("BertForSequenceClassification");
+                cfg.put("num_labels", cls.out);
+                // Hugging Face's BertForSequenceClassification pools [CLS] through a pooler layer; this head reads the
+                // mean of the real tokens instead. cola's loader honours the key; transformers ignores it.
+                cfg.put(BertConfig.POOLING_KEY, "mean");
+                cola.io.AtomicFiles.writeJson(outDir.resolve("config.json"), cfg);
+            } else {
+                cola.io.AtomicFiles.copy(sourceConfig, outDir.resolve("config.json"));
+            }
         } finally {
             for (Tensor t : temps) t.close();
         }

@@ -170,7 +170,8 @@ final class ModelLoader {
             m.mlmNorm = cls.layerNorm("transform.LayerNorm", h, eps, true);
             m.mlmBias = cls.t("bias", c.vocabSize());
         } else if (head == Transformer.Head.SEQUENCE_CLASSIFICATION) {
-            m.pooler = linear("pooler.dense", h, h, true);
+            if (c.meanPooling()) m.useMeanPooling();
+            else m.pooler = linear("pooler.dense", h, h, true);
             ModelLoader top = new ModelLoader(w, be, params, "", "");
             m.classifier = top.linear("classifier", c.numLabels(), h, true);
             m.classifier.enableWeightGradients();  // the head is trained from scratch (PEFT modules_to_save)

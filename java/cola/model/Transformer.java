@@ -122,6 +122,16 @@ public final class Transformer implements AutoCloseable {
         head = Head.SEQUENCE_CLASSIFICATION;
     }
 
+    /** A loaded cola classifier export (config "cola_pooling": "mean"): mean pooling, no pooler layer. */
+    void useMeanPooling() {
+        pooling = Pooling.MEAN;
+    }
+
+    /** True when the classification head reads mean-pooled states (cola's head) rather than BERT's [CLS] pooler. */
+    public boolean meanPooling() {
+        return pooling == Pooling.MEAN;
+    }
+
     /** The classification head (trainable in sequence classification), or null. */
     public Linear classifier() {
         return classifier;

@@ -23,6 +23,16 @@ public final class CandidateLoss {
     public record Result(double loss, int[] predictions, double[][] scores, Tensor dlogits) {}
 
     public static Result compute(Backend be, Arena arena, Tensor logits, int[] targets, int candidates, int[] gold) {
+        return compute(be, arena, logits, targets, candidates, gold, true);
+    }
+
+    /** Evaluation: loss, predictions and scores without the gradient (dlogits is null; no logits-sized buffer). */
+    public static Result score(Backend be, Arena arena, Tensor logits, int[] targets, int candidates, int[] gold) {
+        return compute(be, arena, logits, targets, candidates, gold, false);
+    }
+
+    private static Result compute(Backend be, Arena arena, Tensor logits, int[] targets, int candidates, int[] gold,
+            boolean withGradient) {
         long v = logits.dim(-1), rows = logits.numel() / v;
         int t = (int) logits.dim(-2);
         int n = (int) (rows / t);  // sequences = examples · candidates
@@ -31,6 +41,12 @@ public final class CandidateLoss {
                     + " targets, " + candidates + " candidates, " + gold.length + " gold labels do not agree");
         }
         int examples = n / candidates;
+        for (int e = 0; e < examples; e++) {
+            if (gold[e] < 0 || gold[e] >= candidates) {
+                throw new IllegalArgumentException("candidate loss: gold label " + gold[e] + " of example " + e + " is not a"
+                        + " candidate index in [0, " + candidates + ")");
+            }
+        }
         Tensor flat = logits.view(rows, v);
         Tensor tg = arena.allocate(DType.I32, rows);
         tg.copyFrom(targets);
@@ -69,6 +85,7 @@ public final class CandidateLoss {
                 for (int i = 0; i < t; i++) if (targets[s * t + i] != Loss.IGNORE) rowWeight[s * t + i] = (float) (-dScore / count[s]);
             }
         }
+        if (!withGradient) return new Result(loss / examples, pred, scores, null);
         Tensor w = arena.allocate(DType.F32, rows);
         w.copyFrom(rowWeight);
         Tensor dlogits = arena.allocate(DType.F32, logits.shape());

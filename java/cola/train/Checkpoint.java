@@ -30,10 +30,16 @@ public final class Checkpoint {
 
     private Checkpoint() {}
 
-    /** The position stored in a checkpoint. */
-    public record Position(int nextStep, int link, long adamSteps) {}
+    /** The position stored in a checkpoint, and the caller's extra metadata (run history for a resumed run's logs). */
+    public record Position(int nextStep, int link, long adamSteps, Map<String, String> metadata) {}
 
     public static void write(Path file, Transformer model, Chain chain, int nextStep) throws IOException {
+        write(file, model, chain, nextStep, Map.of());
+    }
+
+    /** @param extra metadata stored alongside (keys must not clash with format, next_step, link, adam_steps) */
+    public static void write(Path file, Transformer model, Chain chain, int nextStep, Map<String, String> extra)
+            throws IOException {
         Map<String, Tensor> t = new LinkedHashMap<>();
         List<Tensor> temps = new ArrayList<>();
         try {
@@ -66,8 +72,12 @@ public final class Checkpoint {
                 t.put("adam.m." + i, m.get(i));
                 t.put("adam.v." + i, v.get(i));
             }
-            SafetensorsWriter.write(file, t, Map.of("format", FORMAT, "next_step", Integer.toString(nextStep), "link",
-                    Integer.toString(chain.link()), "adam_steps", Long.toString(chain.optimizer().steps())));
+            Map<String, String> meta = new LinkedHashMap<>(extra);
+            meta.put("format", FORMAT);
+            meta.put("next_step", Integer.toString(nextStep));
+            meta.put("link", Integer.toString(chain.link()));
+            meta.put("adam_steps", Long.toString(chain.optimizer().steps()));
+            SafetensorsWriter.write(file, t, meta);
         } finally {
             for (Tensor x : temps) x.close();
         }
@@ -81,7 +91,7 @@ public final class Checkpoint {
                 throw new IOException(file + ": not a cola checkpoint (format '" + meta.get("format") + "', expected " + FORMAT + ")");
             }
             Position pos = new Position(Integer.parseInt(meta.get("next_step")), Integer.parseInt(meta.get("link")),
-                    Long.parseLong(meta.get("adam_steps")));
+                    Long.parseLong(meta.get("adam_steps")), Map.copyOf(meta));
             chain.restoreLink(pos.link());
             for (String key : f.entries().keySet()) {
                 if (key.startsWith("weight.")) {

@@ -19,8 +19,21 @@ import java.util.function.IntFunction;
  * them, so the loop allocates no native memory in steady state.
  */
 public final class Trainer {
-    /** A micro-batch with its targets: token labels (LM heads) or one class per row (classification). */
-    public record Example(Batch batch, int[][] tokenLabels, int[] classLabels) {}
+    /**
+     * A micro-batch with its targets: token labels (LM heads; -100 = ignored), one class per row (classification), or,
+     * for prompted classification ({@code candidates} > 0), rows b·C + c holding example b's prompt + candidate c with
+     * token labels on the candidate's tokens and {@code classLabels[b]} the gold candidate (see {@link CandidateLoss}).
+     */
+    public record Example(Batch batch, int[][] tokenLabels, int[] classLabels, int candidates) {
+        public Example(Batch batch, int[][] tokenLabels, int[] classLabels) {
+            this(batch, tokenLabels, classLabels, 0);
+        }
+
+        /** Tokens the model runs on (padding included: it costs the same compute). */
+        public long paddedTokens() {
+            return (long) batch.batchSize() * batch.seqLen();
+        }
+    }
 
     /** What one optimiser step did. */
     public record StepLog(int step, int link, double loss, double lr, double gradNorm, boolean knot, boolean skipped) {}
@@ -92,14 +105,25 @@ public final class Trainer {
                     arena.reset();
                     Example ex = data.apply(step * config.gradAccum() + micro);
                     Tensor logits = model.forward(arena, ex.batch(), config.seed() * 1_000_003L + step);
-                    Loss.Result r = Loss.crossEntropy(be, arena, logits, targets(ex));
-                    if (!Double.isFinite(r.loss())) {
+                    double l;
+                    Tensor dlogits;
+                    if (ex.candidates() > 0) {  // prompted classification: the paper's mean-candidate-log-prob objective
+                        CandidateLoss.Result r = CandidateLoss.compute(be, arena, logits, Loss.shiftLabels(ex.tokenLabels()),
+                                ex.candidates(), ex.classLabels());
+                        l = r.loss();
+                        dlogits = r.dlogits();
+                    } else {
+                        Loss.Result r = Loss.crossEntropy(be, arena, logits, targets(ex));
+                        l = r.loss();
+                        dlogits = r.dlogits();
+                    }
+                    if (!Double.isFinite(l)) {
                         finite = false;
                         break;
                     }
-                    if (config.gradAccum() > 1) be.scale(List.of(r.dlogits()), 1f / config.gradAccum());
-                    model.backward(r.dlogits());
-                    loss += r.loss() / config.gradAccum();
+                    if (config.gradAccum() > 1) be.scale(List.of(dlogits), 1f / config.gradAccum());
+                    model.backward(dlogits);
+                    loss += l / config.gradAccum();
                 }
                 double norm = finite ? Math.sqrt(be.sumSquares(grads)) : Double.NaN;
                 double lr = schedule.lr(config.lr(), step);

@@ -78,7 +78,14 @@ class ChainTest {
             float[] aBefore = chain.adapters().get(0).a.toFloatArray();
 
             Chain.KnotReport r = chain.tieKnot();
-            assertEquals(new Chain.KnotReport(0, 4, 4), r);
+            assertEquals(0, r.link());
+            assertEquals(4, r.adaptersMerged());
+            assertEquals(4, r.nextRank());
+            long elements = 0;
+            for (LoraAdapter a : chain.adapters()) elements += m.linear(a.modulePath).weight.numel();
+            assertEquals(elements, r.elements(), "every element of every adapted W is updated");
+            assertTrue(r.bf16Lost() >= 0 && r.bf16Lost() <= r.elements(), "bf16 probe count " + r.bf16Lost());
+            assertEquals(List.of(r), chain.merges());
             assertEquals(1, chain.link());
             assertClose(tuned, logits(m, in), 1e-5);  // merged into W, B = 0: same function
             for (LoraAdapter a : chain.adapters()) {
