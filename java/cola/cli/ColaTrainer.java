@@ -10,11 +10,12 @@ import picocli.CommandLine.Command;
 /**
  * cola's command line: {@code info} (what the engine runs on: version, CPU ISA, GEMM library, threads, CUDA) and
  * {@code probe} (one forward/backward for parity checks), {@code tokenize} (Hugging Face tokenizers) and {@code import}
- * (ONNX BERT encoders). train / eval / compare / export arrive with their issues. Errors print one line naming the file, field or tensor (COLA_DEBUG=1 adds the stack trace).
+ * (ONNX BERT encoders), train / compare / eval / export (fine-tuning and its outputs) and init (random models). Errors print one line naming the file, field or tensor (COLA_DEBUG=1 adds the stack trace).
  */
 @Command(name = "cola", mixinStandardHelpOptions = true, versionProvider = ColaTrainer.Version.class,
         description = {"cola: LoRA and Chain-of-LoRA (COLA) fine-tuning on the JVM.", ""},
-        subcommands = {ColaTrainer.Info.class, TrainCommand.class, CompareCommand.class, ProbeCommand.class, TokenizeCommand.class, ImportCommand.class,
+        subcommands = {ColaTrainer.Info.class, TrainCommand.class, CompareCommand.class, EvalCommand.class, ExportCommand.class,
+                InitCommand.class, ProbeCommand.class, TokenizeCommand.class, ImportCommand.class,
                 CommandLine.HelpCommand.class})
 public final class ColaTrainer implements Callable<Integer> {
 

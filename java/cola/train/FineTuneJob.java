@@ -7,10 +7,7 @@ import cola.chain.Chain;
 import cola.chain.ChainConfig;
 import cola.chain.ChainSchedule;
 import cola.chain.RankDiagnostics;
-import cola.lora.LoraAdapter;
 import cola.lora.LoraConfig;
-import cola.lora.PeftAdapter;
-import cola.model.HfFolderWriter;
 import cola.model.Transformer;
 import cola.optim.AdamW;
 import cola.optim.LrSchedule;
@@ -213,15 +210,14 @@ public final class FineTuneJob {
                 reported = h.bestEpoch();
             }
             if (cfg.exportDir() != null) {
-                PeftAdapter.write(cfg.exportDir().resolve("last-link"), m, peftConfig(m, cfg, chain.adapters().get(0).rank,
-                        cfg.lora().alpha()));
+                Exports.lastLink(cfg.exportDir().resolve("last-link"), m, cfg.lora(), cfg.modelDir());
             }
             chain.finish();  // every link merged: the test runs on the plain (merged) model
             List<Chain.KnotReport> merges = chain.merges();
             if (!merges.isEmpty()) h.survival()[merges.get(merges.size() - 1).link()] = merges.get(merges.size() - 1).bf16Survival();
             Eval t = task.evaluate(be, m, task.test());
             double[][] ranks = rankDiagnostics(chain);
-            if (cfg.exportDir() != null) export(be, cfg, m, chain, say);
+            if (cfg.exportDir() != null) say.accept(Exports.mergedAndChain(be, cfg.exportDir(), m, chain, cfg.lora(), cfg.modelDir()));
             double secs = h.seconds() + 0;
             List<LinkLog> links = new ArrayList<>();
             for (int l = 0; l < chainCfg.links(); l++) {
@@ -279,41 +275,6 @@ public final class FineTuneJob {
         double[] mean = new double[len];
         for (double[] s : spectra) for (int i = 0; i < s.length; i++) mean[i] += s[i] / spectra.size();
         return new double[][] {rank, mean};
-    }
-
-    static PeftAdapter.Config peftConfig(Transformer m, Config cfg, int r, double alpha) {
-        boolean cls = m.classifier() != null && m.classifier().gradWeight() != null;
-        return new PeftAdapter.Config(r, alpha, cfg.lora().targets(), cfg.lora().dropout(), cfg.lora().rslora(),
-                m.config.architecture().equals("GPT2LMHeadModel"), cls ? List.of("classifier") : List.of(),
-                cls ? "SEQ_CLS" : m.head == Transformer.Head.CAUSAL_LM ? "CAUSAL_LM" : "FEATURE_EXTRACTION",
-                cfg.modelDir().toString());
-    }
-
-    /** merged/ (HF folder in the base dtype, tokenizer files copied) and adapter/ (the whole chain, rank Σr). */
-    private static void export(Backend be, Config cfg, Transformer m, Chain chain, Consumer<String> say) throws IOException {
-        Path merged = cfg.exportDir().resolve("merged");
-        HfFolderWriter.write(m, be, cfg.modelDir().resolve("config.json"), merged, null);
-        copyTokenizerFiles(cfg.modelDir(), merged);
-        if (chain != null) {
-            List<LoraAdapter> one = chain.chainAsOneAdapter();
-            try {
-                int r = one.isEmpty() ? 0 : one.get(0).rank;
-                PeftAdapter.write(cfg.exportDir().resolve("adapter"), m, one, peftConfig(m, cfg, r, r));
-            } finally {
-                one.forEach(LoraAdapter::close);
-            }
-            say.accept("  exported " + merged + ", " + cfg.exportDir().resolve("adapter") + " (the chain as one adapter) and "
-                    + cfg.exportDir().resolve("last-link"));
-        } else {
-            say.accept("  exported " + merged);
-        }
-    }
-
-    static void copyTokenizerFiles(Path from, Path to) throws IOException {
-        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
-                "merges.txt", "vocab.txt", "encoder.json", "vocab.bpe")) {
-            if (Files.isRegularFile(from.resolve(f))) cola.io.AtomicFiles.copy(from.resolve(f), to.resolve(f));
-        }
     }
 
     /** Full fine-tuning: the same loop and evaluation, every weight trained by one AdamW; best-on-dev by snapshot. */
@@ -378,7 +339,7 @@ public final class FineTuneJob {
                 reported = bestEpoch;
             }
             Eval t = task.evaluate(be, m, task.test());
-            if (cfg.exportDir() != null) export(be, cfg, m, null, say);
+            if (cfg.exportDir() != null) say.accept(Exports.mergedAndChain(be, cfg.exportDir(), m, null, null, cfg.modelDir()));
             double secs = (System.nanoTime() - t0) / 1e9;
             List<LinkLog> links = List.of(new LinkLog(0, 0, 0, steps, flops[0], 0, Double.NaN, Double.NaN));
             return new Result(epochs, t, reported, secs, tokens[0] / secs, steps, List.of(), links, new double[0], allSteps);

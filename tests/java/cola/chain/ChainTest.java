@@ -219,4 +219,56 @@ class ChainTest {
             }
         }
     }
+
+    /**
+     * The bf16 survival probe counts exactly: W = 1 everywhere (bf16 ulp 2^-7 there, half-ulp 2^-9 ≈ 0.00195); a
+     * merge of 1e-4 per element is lost in every element, one of 0.01 survives in every element.
+     */
+    @Test
+    void bf16SurvivalOfAMergeIsCountedExactly() throws Exception {
+        for (double delta : new double[] {1e-4, 1e-2}) {
+            try (Transformer m = Transformer.load(CASE.resolve("model"),
+                    CpuBackend.get());
+                 Chain chain = new Chain(CpuBackend.get(), m, new LoraConfig(1, 1, 0, false, List.of("q_proj"), Map.of(),
+                         LoraConfig.Init.KAIMING_UNIFORM, 1), cola.chain.ChainConfig.paper(2, 1), AdamWConfig.defaults(0f))) {
+                long elements = 0;
+                for (LoraAdapter a : chain.adapters()) {
+                    Linear l = m.linear(a.modulePath);
+                    float[] ones = new float[(int) l.weight.numel()];
+                    java.util.Arrays.fill(ones, 1f);
+                    l.weight.copyFrom(ones);
+                    float[] av = new float[(int) a.a.numel()], bv = new float[(int) a.b.numel()];
+                    java.util.Arrays.fill(av, 1f);
+                    java.util.Arrays.fill(bv, (float) delta);  // s = alpha/r = 1: ΔW = delta everywhere
+                    a.a.copyFrom(av);
+                    a.b.copyFrom(bv);
+                    elements += ones.length;
+                }
+                Chain.KnotReport r = chain.tieKnot();
+                assertEquals(elements, r.elements());
+                assertEquals(delta < 1e-3 ? elements : 0, r.bf16Lost(), "delta " + delta);
+                assertEquals(delta < 1e-3 ? 0.0 : 1.0, r.bf16Survival());
+                for (LoraAdapter a : chain.adapters()) {  // fp32 masters: the small update is kept in training
+                    for (float w : m.linear(a.modulePath).weight.toFloatArray()) assertEquals(1f + (float) delta, w, 1e-7f);
+                }
+            }
+        }
+    }
+
+    /** ΔW's singular values from its factors (R×R SVD after two thin QRs) equal the dense SVD's. */
+    @Test
+    void lowRankSingularValuesMatchTheDenseSvd() {
+        java.util.Random rnd = new java.util.Random(5);
+        int r = 6, in = 40, out = 30;
+        float[] a = new float[r * in], sb = new float[out * r], dense = new float[out * in];
+        for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+        for (int i = 0; i < sb.length; i++) sb[i] = (float) rnd.nextGaussian();
+        for (int i = 0; i < out; i++) for (int k = 0; k < r; k++) for (int j = 0; j < in; j++) dense[i * in + j] += sb[i * r + k] * a[k * in + j];
+        double[] lr = RankDiagnostics.singularValuesOfLowRank(a, sb, r, in, out);
+        double[] full = RankDiagnostics.singularValuesOfDelta(new float[out * in], dense, out, in);
+        assertEquals(r, lr.length);
+        for (int i = 0; i < r; i++) assertEquals(full[i], lr[i], 1e-4 * full[0], "singular value " + i);
+        assertEquals(r, RankDiagnostics.effectiveRank(full, 1e-3));
+        assertEquals(r, RankDiagnostics.effectiveRank(lr, 1e-3));
+    }
 }

@@ -102,4 +102,66 @@ class TrainCommandTest {
         List<String> metrics = Files.readAllLines(run.resolve("metrics.jsonl"));
         assertTrue(metrics.get(0).contains("\"train_loss\""), metrics.get(0));
     }
+
+    @Test
+    void knotEpochsGradAccumBestOnDevAndClassifierExportsRoundTrip() throws Exception {
+        Path run = tmp.resolve("knobs");
+        Path test = slice("test", 16);
+        assertEquals(0, ColaTrainer.commandLine().execute("train", "--train", slice("train", 32).toString(), "--dev",
+                slice("dev", 16).toString(), "--test", test.toString(), "--epochs", "3", "--batch-size", "4", "--grad-accum", "2",
+                "--method", "cola", "--chain-length", "2", "--ranks", "4,2", "--knot-epochs", "2", "--best-on-dev",
+                "--weight-decay", "0.01", "--schedule", "cosine", "--warmup", "2", "--export", "--out", run.toString()));
+        List<String> metrics = Files.readAllLines(run.resolve("metrics.jsonl"));
+        assertEquals(4, metrics.size(), "3 epochs + test");
+        String fin = metrics.get(3);
+        assertTrue(fin.contains("\"steps\":12"), "8 micro-batches per epoch / 2 = 4 steps × 3 epochs: " + fin);
+        assertTrue(fin.contains("\"knots\":[8]"), "--knot-epochs 2: the knot opens epoch 3 (step 8): " + fin);
+        double best = -1;
+        int bestEpoch = 0;
+        for (int e = 0; e < 3; e++) {
+            var n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(metrics.get(e));
+            if (n.get("dev_accuracy").asDouble() > best) {
+                best = n.get("dev_accuracy").asDouble();
+                bestEpoch = e + 1;
+            }
+        }
+        assertTrue(fin.contains("\"best_epoch\":" + bestEpoch), "best-on-dev picks the first best dev epoch: " + fin);
+        var finNode = new com.fasterxml.jackson.databind.ObjectMapper().readTree(fin);
+        Path exp = run.resolve("export").resolve("COLA");
+        assertTrue(Files.readString(exp.resolve("merged/config.json")).contains("\"cola_pooling\" : \"mean\""));
+        for (String[] how : new String[][] {{"--model", exp.resolve("merged").toString()},
+                {"--model", TrainCommand.defaultModel().toString(), "--adapter", exp.resolve("adapter").toString()}}) {
+            List<String> a = new java.util.ArrayList<>(List.of("eval"));
+            a.addAll(List.of(how));
+            a.addAll(List.of("--data", test.toString(), "--batch-size", "4"));
+            java.io.PrintStream old = System.out;
+            java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+            System.setOut(new java.io.PrintStream(buf, true, StandardCharsets.UTF_8));
+            try {
+                assertEquals(0, ColaTrainer.commandLine().execute(a.toArray(String[]::new)));
+            } finally {
+                System.setOut(old);
+            }
+            String out = buf.toString(StandardCharsets.UTF_8);
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("accuracy ([0-9.]+), macro-F1 [0-9.]+, loss ([0-9.]+)").matcher(out);
+            assertTrue(m.find(), out);
+            assertEquals(finNode.get("test_accuracy").asDouble(), Double.parseDouble(m.group(1)), 1e-4, out);
+            assertEquals(finNode.get("test_loss").asDouble(), Double.parseDouble(m.group(2)), 2e-4,
+                    "the export reproduces the trained (best-epoch) model: " + out);
+        }
+    }
+
+    @Test
+    void helpDocumentsEveryOptionWithItsDefault() {
+        StringWriter out = new StringWriter();
+        picocli.CommandLine cl = ColaTrainer.commandLine();
+        cl.setOut(new PrintWriter(out));
+        assertEquals(0, cl.execute("train", "--help"));
+        String help = out.toString();
+        for (String o : List.of("--task", "--sample", "--knots", "--knot-epochs", "--rewarmup", "--beta1", "--beta2", "--eps",
+                "--weight-decay", "--grad-accum", "--best-on-dev", "--export", "--device", "--merge-rounding", "--schedule")) {
+            assertTrue(help.contains(o), o + " missing from --help");
+        }
+        assertTrue(help.contains("(default: 0.999)") && help.contains("(default: linear)"), help);
+    }
 }
