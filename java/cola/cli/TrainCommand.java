@@ -261,6 +261,10 @@ class TrainCommand implements Callable<Integer> {
                         .put("steps", res.steps()).put("flops", res.totalFlops())
                         .put("effective_rank_delta_w", Double.isNaN(res.effectiveRank()) ? null : res.effectiveRank());
                 fin.putPOJO("knots", res.knots());
+                if (res.spectrum().length > 0) {  // singular values of the final ΔW / the largest, mean over matrices
+                    ArrayNode sp = fin.putArray("delta_w_singular_values");
+                    for (double v : res.spectrum()) sp.add(Math.round(v * 1e6) / 1e6);
+                }
                 ArrayNode links = fin.putArray("links");
                 double minSurvival = Double.NaN;
                 for (FineTuneJob.LinkLog l : res.links()) {
