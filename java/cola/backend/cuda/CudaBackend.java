@@ -246,10 +246,11 @@ public final class CudaBackend implements Backend {
         k.shape("b", transB ? new long[] {batch, n, kk} : new long[] {batch, kk, n});
         if (batch == 0 || m == 0 || n == 0) return;
         enter();
+        int lda = int32(k, "lda", Math.max(1, a.dim(2))), ldb = int32(k, "ldb", Math.max(1, b.dim(2)));
+        int ldc = int32(k, "ldc", Math.max(1, n));
         int st = cublas.sgemmStridedBatched(transA, transB, int32(k, "M", m), int32(k, "N", n), int32(k, "K", kk),
-                alpha, a.address(), int32(k, "lda", Math.max(1, a.dim(2))), a.dim(1) * a.dim(2), b.address(),
-                int32(k, "ldb", Math.max(1, b.dim(2))), b.dim(1) * b.dim(2), beta, c.address(), int32(k, "ldc", Math.max(1, n)), m * n,
-                int32(k, "batch", batch));
+                alpha, a.address(), lda, a.dim(1) * a.dim(2), b.address(), ldb, b.dim(1) * b.dim(2), beta,
+                c.address(), ldc, m * n, int32(k, "batch", batch));
         if (st != 0) {
             throw CudaException.ofCublas("gemm_batched (cuBLAS sgemmStridedBatched) on " + device, st,
                     CudaException.cublasStatusName(st), k.describeArgs());
