@@ -46,6 +46,9 @@ int cola_cuda_runtime_version(int* version);          /* CUDA runtime linked in,
 int cola_cuda_device_count(int* count);
 int cola_cuda_device_name(int device, char* buf, int len);
 const char* cola_cuda_error_string(int code);         /* also knows the COLA_CUDA_ERR_* codes */
+/* Returns and clears the calling thread's last runtime error (cudaGetLastError). A failed cola_cuda_malloc leaves its
+ * error there, where the next op's launch check would pick it up; the Java side clears it after an out-of-memory. */
+int cola_cuda_get_last_error(void);
 int cola_cuda_set_device(int device);
 int cola_cuda_device_synchronize(void);
 /* Memory. malloc/free are cudaMalloc/cudaFree (synchronous, as CUDA's are); host_alloc is pinned host memory, needed
@@ -162,6 +165,12 @@ int cola_cuda_scale(float* const* tensors, const int64_t* sizes, int64_t n_tenso
 /* ------------------------------------------------------------------ dropout (dropout.cu) */
 int cola_cuda_dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed, void* stream);
 int cola_cuda_dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint64_t seed, void* stream);
+
+/* ------------------------------------------------------------------ layout (layout.cu) */
+/* As cola_copy_cols: dst[i, 0:cols] (=|+=) src[i, 0:cols] for i < rows, row strides ldd, lds (elements); dst and src
+ * are DEVICE pointers. Bit-exact with the CPU (one add per element, no reduction). */
+int cola_cuda_copy_cols(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols,
+                        int accumulate, void* stream);
 
 /* ------------------------------------------------------------------ conversions (convert.cu), bit-exact with CPU */
 int cola_cuda_f32_to_bf16(uint16_t* out, const float* inp, int64_t n, void* stream);

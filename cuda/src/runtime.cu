@@ -28,6 +28,7 @@ const char* cola_cuda_error_string(int code) {
         default: return cudaGetErrorString((cudaError_t)code);
     }
 }
+int cola_cuda_get_last_error(void) { return (int)cudaGetLastError(); }
 int cola_cuda_set_device(int device) { return (int)cudaSetDevice(device); }
 int cola_cuda_device_synchronize(void) { return (int)cudaDeviceSynchronize(); }
 

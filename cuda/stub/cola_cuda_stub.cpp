@@ -10,6 +10,7 @@ int cola_cuda_device_name(int, char* buf, int len) { if (buf && len > 0) buf[0] 
 const char* cola_cuda_error_string(int code) {
     return code == 0 ? "no error" : "libcola_cuda was built without a CUDA compiler (stub)";
 }
+int cola_cuda_get_last_error(void) { return 0; }
 int cola_cuda_set_device(int) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_device_synchronize(void) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_malloc(void**, size_t) { return COLA_CUDA_ERR_STUB; }
@@ -54,6 +55,7 @@ int cola_cuda_sum_squares(double*, const float* const*, const int64_t*, int64_t,
 int cola_cuda_scale(float* const*, const int64_t*, int64_t, float, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_dropout_forward(float*, const float*, int64_t, float, uint64_t, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_dropout_backward(float*, const float*, int64_t, float, uint64_t, void*) { return COLA_CUDA_ERR_STUB; }
+int cola_cuda_copy_cols(float*, int64_t, const float*, int64_t, int64_t, int64_t, int, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_f32_to_bf16(uint16_t*, const float*, int64_t, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_bf16_to_f32(float*, const uint16_t*, int64_t, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_f32_to_f16(uint16_t*, const float*, int64_t, void*) { return COLA_CUDA_ERR_STUB; }

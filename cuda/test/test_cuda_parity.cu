@@ -194,6 +194,25 @@ void test_activations() {
     }
 }
 
+void test_layout() {
+    // Split a fused [rows, 3·cols] projection into its middle block and join it back with accumulate: bit-exact.
+    for (int64_t rows : {1, 7, 1024}) {
+        for (int64_t cols : {1, 33, 768}) {
+            const int64_t wide = 3 * cols;
+            auto w = randn(rows * wide, 21), small = randn(rows * cols, 22);
+            Dev<float> dw(w), ds(small);
+            std::vector<float> s2 = small, w2 = w;
+            status("copy_cols", cola_copy_cols(s2.data(), cols, w.data() + cols, wide, rows, cols, 0),
+                   cola_cuda_copy_cols(ds.p, cols, dw.p + cols, wide, rows, cols, 0, nullptr));
+            cmp_exact(sz("copy_cols split", {rows, cols}), s2, ds.down());
+            status("copy_cols", cola_copy_cols(w2.data() + cols, wide, s2.data(), cols, rows, cols, 1),
+                   cola_cuda_copy_cols(dw.p + cols, wide, ds.p, cols, rows, cols, 1, nullptr));
+            cmp_exact(sz("copy_cols join+=", {rows, cols}), w2, dw.down());
+        }
+    }
+    status("copy_cols bad ld", 0, cola_cuda_copy_cols(nullptr, 1, nullptr, 1, 1, 2, 0, nullptr), COLA_CUDA_ERR_ARG);
+}
+
 void test_norms() {
     const int64_t shapes[][2] = {{1, 7}, {7, 33}, {33, 129}, {1024, 768}, {5, 4099}};
     for (auto& s : shapes) {
@@ -690,6 +709,7 @@ int main(int argc, char** argv) {
     if (want("convert")) test_convert();
     if (want("dropout")) test_dropout();
     if (want("activation")) test_activations();
+    if (want("layout")) test_layout();
     if (want("norm")) test_norms();
     if (want("embedding")) test_embedding();
     if (want("rope")) test_rope();

@@ -12,12 +12,30 @@ import java.util.List;
  * <p>Backward methods ACCUMULATE into every gradient tensor (callers zero them), except
  * {@link #softmaxXentBackward}, which overwrites dlogits (see native/include/cola_cpu.h).
  *
- * <p>Implementations: {@link cola.backend.cpu.CpuBackend} (the reference); CudaBackend (issue 6).
+ * <p>Implementations: {@link cola.backend.cpu.CpuBackend} (the reference) and {@link cola.backend.cuda.CudaBackend};
+ * {@link Backends#select} picks one from a device string. Tensors carry their device; an op rejects tensors that are
+ * not on its backend's device. A device backend queues work and returns: see {@link #synchronize()}.
  */
 public interface Backend {
     String name();
 
     Device device();
+
+    /** A zero-filled tensor on this backend's device, owning its memory (close frees it). */
+    default Tensor zeros(cola.tensor.DType dtype, long... shape) {
+        return Tensor.zeros(dtype, shape);
+    }
+
+    /** A per-step activation arena in this backend's device memory. */
+    default cola.tensor.Arena newArena(long initialBytes) {
+        return new cola.tensor.Arena(initialBytes);
+    }
+
+    /**
+     * Waits until every op queued so far has finished (a no-op on the CPU, whose ops finish before they return). Host
+     * reads of device tensors (toFloatArray, download) already wait by themselves; this is for timing and hand-offs.
+     */
+    default void synchronize() {}
 
     /** A copy of a host tensor on this backend's device (for the CPU backend: a host copy). Caller owns it. */
     Tensor upload(Tensor host);

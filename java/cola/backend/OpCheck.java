@@ -93,12 +93,22 @@ public final class OpCheck {
     }
 
     public IllegalArgumentException fail(String message) {
-        StringBuilder sb = new StringBuilder(op).append(": ").append(message).append(" (");
+        return new IllegalArgumentException(op + ": " + message + " (" + describeArgs() + ")");
+    }
+
+    /** The checked arguments as "a=f32[2, 3], b=f32[3]" (for error messages that come after the checks). */
+    public String describeArgs() {
+        StringBuilder sb = new StringBuilder();
         for (int i = 0; i < names.size(); i++) {
             if (i > 0) sb.append(", ");
             sb.append(names.get(i)).append('=').append(tensors.get(i).describe());
         }
-        return new IllegalArgumentException(sb.append(')').toString());
+        return sb.toString();
+    }
+
+    /** The op's name, as in its messages. */
+    public String op() {
+        return op;
     }
 
     private void record(String name, Tensor t) {

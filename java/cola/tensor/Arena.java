@@ -12,6 +12,10 @@ import java.util.List;
  * replaces them by one chunk of the combined size, so from then on a step allocates nothing natively (no per-step
  * malloc churn, no reliance on the GC). A tensor allocated before a reset, or after a mark that was released, throws
  * {@link IllegalStateException} when used. Not thread-safe: one arena per training loop.
+ *
+ * <p>An arena lives on one device: host memory by default, device memory (and device tensors) when built with a
+ * {@link DeviceAllocator} — the same model code then allocates its activations on the GPU through the same calls.
+ * Chunks are 64-byte aligned on the host; device allocations are at least 256-byte aligned and slices keep 64.
  */
 public final class Arena implements AutoCloseable {
     private static final long ALIGN = 64;
@@ -29,9 +33,26 @@ public final class Arena implements AutoCloseable {
     private long highWater;     // most bytes live at once in one generation
     private long inGeneration;
     private long nativeAllocations;
+    private final DeviceAllocator allocator;  // null: host memory
 
+    /** A host arena. */
     public Arena(long initialBytes) {
+        this(null, initialBytes);
+    }
+
+    /** An arena of device memory from {@code allocator} (null: host memory). */
+    public Arena(DeviceAllocator allocator, long initialBytes) {
+        this.allocator = allocator;
         if (initialBytes > 0) addChunk(initialBytes);
+    }
+
+    /** Where this arena's tensors live. */
+    public Device device() {
+        return allocator == null ? Device.CPU : allocator.device();
+    }
+
+    DeviceAllocator allocator() {
+        return allocator;
     }
 
     /** Uninitialised memory (whatever was there before): for outputs a kernel fully writes. */
@@ -128,8 +149,13 @@ public final class Arena implements AutoCloseable {
     }
 
     private void addChunk(long bytes) {
-        long a = CpuKernels.cola_alloc(bytes);
-        if (a == 0) throw new OutOfMemoryError("arena: could not allocate " + bytes + " bytes of native memory");
+        long a;
+        if (allocator != null) {
+            a = allocator.allocate(bytes);  // throws on out-of-memory with the arena unchanged
+        } else {
+            a = CpuKernels.cola_alloc(bytes);
+            if (a == 0) throw new OutOfMemoryError("arena: could not allocate " + bytes + " bytes of native memory");
+        }
         chunks.add(new long[] {a, bytes});
         current = chunks.size() - 1;
         used = 0;
@@ -137,7 +163,11 @@ public final class Arena implements AutoCloseable {
     }
 
     private void freeChunks() {
-        for (long[] chunk : chunks) CpuKernels.cola_free(chunk[0]);
-        chunks.clear();
+        List<long[]> old = new ArrayList<>(chunks);
+        chunks.clear();  // forgotten first: a failing device free must not leave addresses to free twice
+        for (long[] chunk : old) {
+            if (allocator != null) allocator.free(chunk[0]);
+            else CpuKernels.cola_free(chunk[0]);
+        }
     }
 }

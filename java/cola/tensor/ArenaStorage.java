@@ -8,7 +8,7 @@ final class ArenaStorage extends Storage {
     private final long address;
 
     ArenaStorage(Arena arena, long generation, long seq, long address, long bytes) {
-        super(bytes, Device.CPU);
+        super(bytes, arena.device(), arena.allocator());
         this.arena = arena;
         this.generation = generation;
         this.seq = seq;

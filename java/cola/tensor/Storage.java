@@ -8,10 +8,17 @@ package cola.tensor;
 abstract class Storage {
     final long bytes;
     final Device device;
+    /** Null for host memory; else the device whose memory this is (host access to it goes through copies). */
+    final DeviceAllocator allocator;
 
     Storage(long bytes, Device device) {
+        this(bytes, device, null);
+    }
+
+    Storage(long bytes, Device device, DeviceAllocator allocator) {
         this.bytes = bytes;
         this.device = device;
+        this.allocator = allocator;
     }
 
     /** The base address; throws {@link IllegalStateException} if the memory was freed or recycled. */

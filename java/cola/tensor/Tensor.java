@@ -10,6 +10,14 @@ import java.util.Arrays;
  * from an {@link Arena} lives until the arena's next reset; {@link #view} and {@link #narrow} share memory with their
  * source and free nothing. Closing twice, or using a tensor whose memory is gone, throws
  * {@link IllegalStateException} — no freed address ever reaches native code.
+ *
+ * <p>Device tensors ({@link #zeros(DeviceAllocator, DType, long...)}, a device {@link Arena}, a backend's upload)
+ * carry their {@link Device}; {@link #address()} is then a device address that only that device's backend uses.
+ * Host↔device transfers are explicit (Backend#upload/download, {@link #copyFrom(Tensor)}). The host-side accessors
+ * ({@code toFloatArray}, {@code copyFrom(float[])}, {@code item}, {@code copyBytesFrom/To}, ...) also work on a
+ * device tensor, by an explicit SYNCHRONOUS copy through a temporary host buffer: they wait for the device's queued
+ * work, so they are meant for small things (a loss, a few pooled rows, ids) and for loading/saving, not for hot loops.
+ * {@link #zero()} and device-to-device {@link #copyFrom(Tensor)} are queued on the device without waiting.
  */
 public final class Tensor implements AutoCloseable {
     private final Storage storage;
@@ -40,6 +48,15 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(new OwnedStorage(Math.max(1, numelOf(s)) * dtype.bytes), 0, dtype, s, true);
     }
 
+    /** A zero-filled tensor in device memory from {@code allocator}, owning that memory (close frees it). */
+    public static Tensor zeros(DeviceAllocator allocator, DType dtype, long... shape) {
+        if (allocator == null) return zeros(dtype, shape);
+        long[] s = checkShape(shape);
+        Tensor t = new Tensor(new DeviceStorage(allocator, Math.max(1, numelOf(s)) * dtype.bytes), 0, dtype, s, true);
+        t.zero();
+        return t;
+    }
+
     /** An f32 host tensor holding a copy of {@code data}. */
     public static Tensor of(float[] data, long... shape) {
         Tensor t = zeros(DType.F32, shape);
@@ -62,6 +79,11 @@ public final class Tensor implements AutoCloseable {
 
     public Device device() {
         return storage.device;
+    }
+
+    /** True for host memory (plain native memory the CPU reads); false for device memory. */
+    public boolean isHost() {
+        return storage.allocator == null;
     }
 
     public long[] shape() {
@@ -151,12 +173,26 @@ public final class Tensor implements AutoCloseable {
     // ------------------------------------------------------------------ copies
 
     public void copyFrom(float[] src) {
+        if (!isHost()) {
+            try (Tensor h = hostTwin()) {
+                h.copyFrom(src);
+                uploadFrom(h);
+            }
+            return;
+        }
         requireDType(DType.F32, "copyFrom(float[])");
         requireLength(src.length);
         NativeMemory.forEachChunk(address(), numel, 4, (buf, first, count) -> buf.asFloatBuffer().put(src, first, count));
     }
 
     public void copyFrom(int[] src) {
+        if (!isHost()) {
+            try (Tensor h = hostTwin()) {
+                h.copyFrom(src);
+                uploadFrom(h);
+            }
+            return;
+        }
         requireDType(DType.I32, "copyFrom(int[])");
         requireLength(src.length);
         NativeMemory.forEachChunk(address(), numel, 4, (buf, first, count) -> buf.asIntBuffer().put(src, first, count));
@@ -164,6 +200,13 @@ public final class Tensor implements AutoCloseable {
 
     /** Raw 16-bit patterns into a bf16 or f16 tensor. */
     public void copyFrom(short[] src) {
+        if (!isHost()) {
+            try (Tensor h = hostTwin()) {
+                h.copyFrom(src);
+                uploadFrom(h);
+            }
+            return;
+        }
         if (dtype != DType.BF16 && dtype != DType.F16) {
             throw new IllegalArgumentException("copyFrom(short[]): tensor " + describe() + " is not bf16/f16");
         }
@@ -172,6 +215,13 @@ public final class Tensor implements AutoCloseable {
     }
 
     public void copyFrom(long[] src) {
+        if (!isHost()) {
+            try (Tensor h = hostTwin()) {
+                h.copyFrom(src);
+                uploadFrom(h);
+            }
+            return;
+        }
         requireDType(DType.I64, "copyFrom(long[])");
         requireLength(src.length);
         NativeMemory.forEachChunk(address(), numel, 8, (buf, first, count) -> buf.asLongBuffer().put(src, first, count));
@@ -187,6 +237,18 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("copyBytesFrom: " + n + " bytes at offset " + byteOffset + " into "
                     + describe() + " (" + byteSize() + " bytes)");
         }
+        if (!isHost()) {
+            // Staged through a host buffer of n bytes (n ≤ 2 GiB: ByteBuffer-sized), then one synchronous copy.
+            long dst = address() + byteOffset;
+            OwnedStorage tmp = new OwnedStorage(Math.max(1, n));
+            try {
+                NativeMemory.buffer(tmp.base(), n).put(src);
+                storage.allocator.copyFromHost(dst, tmp.base(), n);
+            } finally {
+                tmp.release();
+            }
+            return;
+        }
         NativeMemory.buffer(address() + byteOffset, n).put(src);
     }
 
@@ -197,18 +259,51 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("copyBytesTo: " + n + " bytes at offset " + byteOffset + " from "
                     + describe() + " (" + byteSize() + " bytes)");
         }
+        if (!isHost()) {
+            long src = address() + byteOffset;
+            OwnedStorage tmp = new OwnedStorage(Math.max(1, n));
+            try {
+                storage.allocator.copyToHost(tmp.base(), src, n);
+                dst.put(NativeMemory.buffer(tmp.base(), n));
+            } finally {
+                tmp.release();
+            }
+            return;
+        }
         dst.put(NativeMemory.buffer(address() + byteOffset, n));
     }
 
-    /** Copies another tensor of the same dtype and element count (shapes may differ). */
+    /**
+     * Copies another tensor of the same dtype and element count (shapes may differ), across devices too: host→host
+     * directly; host↔device synchronously; within one device queued on it; between two devices through the host.
+     */
     public void copyFrom(Tensor src) {
         if (src.dtype != dtype || src.numel != numel) {
             throw new IllegalArgumentException("copyFrom: " + src.describe() + " into " + describe());
         }
-        CpuKernels.cola_copy(address(), src.address(), byteSize());
+        long dst = address(), from = src.address(), bytes = byteSize();
+        if (isHost() && src.isHost()) {
+            CpuKernels.cola_copy(dst, from, bytes);
+        } else if (src.isHost()) {
+            storage.allocator.copyFromHost(dst, from, bytes);
+        } else if (isHost()) {
+            src.storage.allocator.copyToHost(dst, from, bytes);
+        } else if (src.device().equals(device())) {
+            storage.allocator.copyOnDevice(dst, from, bytes);
+        } else {
+            try (Tensor h = hostTwin()) {
+                h.copyFrom(src);
+                uploadFrom(h);
+            }
+        }
     }
 
     public float[] toFloatArray() {
+        if (!isHost()) {
+            try (Tensor h = downloaded()) {
+                return h.toFloatArray();
+            }
+        }
         requireNumelFitsArray();
         float[] out = new float[(int) numel];
         switch (dtype) {
@@ -228,6 +323,11 @@ public final class Tensor implements AutoCloseable {
 
     public int[] toIntArray() {
         requireDType(DType.I32, "toIntArray");
+        if (!isHost()) {
+            try (Tensor h = downloaded()) {
+                return h.toIntArray();
+            }
+        }
         requireNumelFitsArray();
         int[] out = new int[(int) numel];
         NativeMemory.forEachChunk(address(), numel, 4, (buf, first, count) -> buf.asIntBuffer().get(out, first, count));
@@ -236,6 +336,11 @@ public final class Tensor implements AutoCloseable {
 
     public long[] toLongArray() {
         requireDType(DType.I64, "toLongArray");
+        if (!isHost()) {
+            try (Tensor h = downloaded()) {
+                return h.toLongArray();
+            }
+        }
         requireNumelFitsArray();
         long[] out = new long[(int) numel];
         NativeMemory.forEachChunk(address(), numel, 8, (buf, first, count) -> buf.asLongBuffer().get(out, first, count));
@@ -246,6 +351,11 @@ public final class Tensor implements AutoCloseable {
     public short[] toShortArray() {
         if (dtype != DType.BF16 && dtype != DType.F16) {
             throw new IllegalArgumentException("toShortArray: tensor " + describe() + " is not bf16/f16");
+        }
+        if (!isHost()) {
+            try (Tensor h = downloaded()) {
+                return h.toShortArray();
+            }
         }
         requireNumelFitsArray();
         short[] out = new short[(int) numel];
@@ -259,8 +369,10 @@ public final class Tensor implements AutoCloseable {
         return toFloatArray()[0];
     }
 
+    /** Zero-fills the tensor (on a device: queued there, no wait). */
     public void zero() {
-        CpuKernels.cola_zero(address(), byteSize());
+        if (isHost()) CpuKernels.cola_zero(address(), byteSize());
+        else storage.allocator.zero(address(), byteSize());
     }
 
     // ------------------------------------------------------------------ lifetime
@@ -274,6 +386,30 @@ public final class Tensor implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** A zeroed host tensor of this dtype and shape: the staging buffer of a device tensor's host access. */
+    private Tensor hostTwin() {
+        address();  // a closed device tensor fails here, before any staging allocation
+        return zeros(dtype, shape);
+    }
+
+    /** A host copy of this device tensor (synchronous); the caller closes it. */
+    private Tensor downloaded() {
+        requireNumelFitsArray();
+        Tensor h = hostTwin();
+        try {
+            storage.allocator.copyToHost(h.address(), address(), byteSize());
+        } catch (RuntimeException e) {
+            h.close();
+            throw e;
+        }
+        return h;
+    }
+
+    /** This device tensor ← a host tensor of the same size (synchronous). */
+    private void uploadFrom(Tensor host) {
+        storage.allocator.copyFromHost(address(), host.address(), byteSize());
+    }
 
     static long numelOf(long[] shape) {
         long n = 1;

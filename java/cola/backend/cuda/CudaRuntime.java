@@ -29,6 +29,17 @@ public final class CudaRuntime {
         }
     }
 
+    /** Number of usable devices (0 for the stub, without a driver, or when the library does not load). */
+    public static int deviceCount() {
+        try {
+            if (CudaKernels.cola_cuda_is_stub() == 1) return 0;
+            int[] count = {0};
+            return CudaKernels.cola_cuda_device_count(count) == 0 ? count[0] : 0;
+        } catch (UnsatisfiedLinkError e) {
+            return 0;
+        }
+    }
+
     /** True when libcola_cuda is a real build and at least one device answers. */
     public static boolean usable() {
         try {
