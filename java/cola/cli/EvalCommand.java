@@ -55,7 +55,7 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Tokenizer tok = Tokenizer.fromFile(tokenizer != null ? tokenizer : model);
-        Backend be = Devices.select(device);
+        Backend be = cola.backend.Backends.select(device);
         Task t;
         int labels = 0;
         if (task.equals("classify")) {

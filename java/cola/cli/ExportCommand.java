@@ -63,7 +63,7 @@ final class ExportCommand implements Callable<Integer> {
                 c.path("rslora").asBoolean(false), targets, Map.of(), LoraConfig.Init.KAIMING_UNIFORM, 0);
         ChainConfig cc = new ChainConfig(links, lora ? List.of(ranks.get(0)) : ranks, List.of(), ChainConfig.Reset.FULL, 0,
                 ChainConfig.LrScope.GLOBAL, 0);
-        Backend be = Devices.select(device);
+        Backend be = cola.backend.Backends.select(device);
         int labels = 0;
         try (SafetensorsFile f = SafetensorsFile.open(ckpt)) {
             var e = f.entries().get("weight.classifier");

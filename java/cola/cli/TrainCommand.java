@@ -201,7 +201,7 @@ class TrainCommand implements Callable<Integer> {
         Path runDir = out != null ? out : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         if (resume && !Files.isDirectory(runDir)) throw new NoSuchFileException(runDir + " (nothing to resume)");
         Files.createDirectories(runDir);
-        Backend be = Devices.select(device);
+        Backend be = cola.backend.Backends.select(device);
         List<MethodRun> runs = methods();
         List<Long> seedList = seeds != null && !seeds.isEmpty() ? seeds : List.of(seed);
         System.out.printf("cola train: %s (%s) on %s, task %s, run folder %s%n", modelDir, mc.architecture(), be.name(), task, runDir);
