@@ -9,12 +9,13 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"LoRA vs COLA on the same budget over several seeds (default --seeds 1,2,3): per-seed rows,",
-                "mean ± std, and a paired t-test (Commons Math) of the test-accuracy difference. Same options as train.", ""})
+                "mean ± std, and a paired t-test (Commons Math) of the test-accuracy difference. Same options as train;",
+                "--method all adds full fine-tuning (and a COLA − Full test).", ""})
 final class CompareCommand extends TrainCommand {
     @Override
     public Integer call() throws Exception {
         if (seeds == null || seeds.isEmpty()) seeds = List.of(1L, 2L, 3L);
-        method = "both";
+        if (!method.equals("all")) method = "both";
         return super.call();
     }
 }
