@@ -34,8 +34,14 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--tokenizer", paramLabel = "PATH", description = "Tokenizer (default: the model folder).")
     Path tokenizer;
 
-    @Option(names = "--task", defaultValue = "classify", description = "classify, sst2, rte, cb, boolq, wic, wsc, multirc or lm (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--task", defaultValue = "classify", description = "classify, sst2, rte, cb, boolq, wic, wsc, multirc, prompt or lm (default: ${DEFAULT-VALUE}).")
     String task;
+
+    @Option(names = "--template", paramLabel = "TEXT", description = "--task prompt: the prompt with {field} placeholders.")
+    String template;
+
+    @Option(names = "--candidates", split = ",", paramLabel = "W1,W2,...", description = "--task prompt: the candidate of each label.")
+    List<String> candidates;
 
     @Option(names = "--data", required = true, paramLabel = "JSONL", description = "The examples to score.")
     Path data;
@@ -66,7 +72,7 @@ final class EvalCommand implements Callable<Integer> {
             TextData.Split s = TextData.read(data, skipBadLines);
             t = new LmTask(tok, s, s, s, batchSize, maxLength);
         } else {
-            PromptData.Split s = PromptData.read(data, PromptData.Template.of(task), skipBadLines);
+            PromptData.Split s = PromptData.read(data, TrainCommand.promptFormat(task, template, candidates), skipBadLines);
             t = new PromptTask(tok, s, s, s, batchSize, maxLength);
         }
         try (Transformer m = Transformer.load(model, be)) {

@@ -61,8 +61,14 @@ class TrainCommand implements Callable<Integer> {
     @Option(names = "--tokenizer", paramLabel = "PATH", description = "tokenizer.json or a folder with tokenizer files (default: the model folder).")
     Path tokenizer;
 
-    @Option(names = "--task", defaultValue = "classify", paramLabel = "TASK", description = "classify, sst2, rte, cb, boolq, wic, wsc, multirc or lm (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--task", defaultValue = "classify", paramLabel = "TASK", description = "classify, sst2, rte, cb, boolq, wic, wsc, multirc, prompt (your --template and --candidates) or lm (default: ${DEFAULT-VALUE}).")
     String task;
+
+    @Option(names = "--template", paramLabel = "TEXT", description = "--task prompt: the prompt with {field} placeholders from the JSONL, e.g. '{text}\\nIs this spam? Yes or No?\\n' (\\n = newline).")
+    String template;
+
+    @Option(names = "--candidates", split = ",", paramLabel = "W1,W2,...", description = "--task prompt: the candidate answer of each label, e.g. No,Yes.")
+    List<String> candidates;
 
     @Option(names = "--train", paramLabel = "JSONL", description = "Training data (with --sample: the pool to draw train and dev from). Default: the embedded SpamAssassin task.")
     Path trainFile;
@@ -386,7 +392,7 @@ class TrainCommand implements Callable<Integer> {
             report(tr.skipped() + dv.skipped() + (testFile != null ? te.skipped() : 0));
             return new LmTask(tok, tr, dv, te, batchSize, maxLength);
         }
-        PromptData.Template tpl = PromptData.Template.of(task);
+        PromptData.Format tpl = promptFormat(task, template, candidates);
         PromptData.Split tr = PromptData.read(required(trainFile, "--train"), tpl, skipBadLines);
         PromptData.Split te = PromptData.read(required(testFile, "--test"), tpl, skipBadLines);
         PromptData.Split dv = sample != null ? null : PromptData.read(required(devFile, "--dev"), tpl, skipBadLines);
@@ -398,6 +404,20 @@ class TrainCommand implements Callable<Integer> {
             tr = PromptData.withExamples(tr, smp.train());
         }
         return new PromptTask(tok, tr, dv, te, batchSize, maxLength);
+    }
+
+    /** A named template, or --task prompt with the user's --template and --candidates. */
+    static PromptData.Format promptFormat(String task, String template, List<String> candidates) {
+        if (!task.equals("prompt")) {
+            if (template != null || candidates != null) {
+                throw new IllegalArgumentException("--template/--candidates go with --task prompt; --task " + task + " has its own");
+            }
+            return PromptData.Template.of(task);
+        }
+        if (template == null || candidates == null) {
+            throw new IllegalArgumentException("--task prompt needs --template '<text with {field}>' and --candidates W1,W2,...");
+        }
+        return new PromptData.Custom(template.replace("\\n", "\n"), candidates);
     }
 
     private Path required(Path p, String option) {

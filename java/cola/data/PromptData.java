@@ -18,13 +18,75 @@ public final class PromptData {
     /** One prompted example: the prompt, the continuation of each candidate (leading space included), the gold index. */
     public record Example(String prompt, List<String> candidates, int gold) {}
 
-    public record Split(String source, Template template, List<Example> examples, int skipped) {}
+    public record Split(String source, Format template, List<Example> examples, int skipped) {}
+
+    /** A prompt format: one of the paper's {@link Template}s or a user's {@link Custom} template. */
+    public interface Format {
+        /** The task's name for messages ("rte", or "custom"). */
+        String cliName();
+
+        /** The verbalizer: candidate word of label i. */
+        List<String> words();
+
+        /** Builds one example from a JSONL object (fields missing or mistyped: IllegalArgumentException naming them). */
+        Example example(JsonNode n);
+    }
+
+    /**
+     * A user's template: {@code {field}} placeholders filled from each JSONL object (any string or number field), the
+     * candidates given as words, {@code "label"} an index into them (or a boolean for two candidates). E.g. for
+     * SpamAssassin with a causal LM: {@code "{text}\nIs this message spam? Yes or No?\n"} with candidates No, Yes.
+     */
+    public record Custom(String template, List<String> words) implements Format {
+        private static final java.util.regex.Pattern FIELD = java.util.regex.Pattern.compile("\\{([A-Za-z0-9_]+)\\}");
+
+        public Custom {
+            if (template == null || template.isEmpty()) throw new IllegalArgumentException("--template is empty");
+            if (!FIELD.matcher(template).find()) {
+                throw new IllegalArgumentException("--template '" + template + "' names no {field} of the data");
+            }
+            if (words == null || words.size() < 2) throw new IllegalArgumentException("--candidates needs at least two words, got " + words);
+            words = List.copyOf(words);
+        }
+
+        @Override
+        public String cliName() {
+            return "custom";
+        }
+
+        @Override
+        public Example example(JsonNode n) {
+            java.util.regex.Matcher m = FIELD.matcher(template);
+            StringBuilder sb = new StringBuilder();
+            while (m.find()) {
+                JsonNode v = n.get(m.group(1));
+                if (v == null || !(v.isTextual() || v.isNumber())) {
+                    throw new IllegalArgumentException("missing string field '" + m.group(1) + "' (named by --template)");
+                }
+                m.appendReplacement(sb, java.util.regex.Matcher.quoteReplacement(v.asText()));
+            }
+            m.appendTail(sb);
+            JsonNode v = n.get("label");
+            if (v == null) throw new IllegalArgumentException("missing field 'label'");
+            int gold;
+            if (v.isBoolean() && words.size() == 2) gold = v.asBoolean() ? 1 : 0;
+            else if (v.isIntegralNumber() && v.asInt() >= 0 && v.asInt() < words.size()) gold = v.asInt();
+            else throw new IllegalArgumentException("'label' must be an integer in [0, " + words.size() + "), got " + v);
+            return withCandidates(sb.toString(), words, gold);
+        }
+    }
+
+    /** Appends each word with a space unless the prompt ends in whitespace (MeZO's verbalizers). */
+    static Example withCandidates(String prompt, List<String> words, int gold) {
+        String sep = prompt.isEmpty() || Character.isWhitespace(prompt.charAt(prompt.length() - 1)) ? "" : " ";
+        return new Example(prompt, words.stream().map(w -> sep + w).toList(), gold);
+    }
 
     /**
      * The seven templates of REFERENCE.md §1 (MeZO's templates.py). A candidate is appended with a space unless the
      * prompt ends in whitespace (the newline-terminated templates append the word directly, as MeZO's verbalizers do).
      */
-    public enum Template {
+    public enum Template implements Format {
         SST2("sentence", "terrible", "great") {
             @Override
             String prompt(JsonNode n) {
@@ -125,24 +187,28 @@ public final class PromptData {
                     + " wic, wsc, multirc");
         }
 
+        @Override
         public String cliName() {
             return name().toLowerCase(Locale.ROOT);
         }
 
-        /** Builds one example from a JSONL object (fields missing or mistyped: IllegalArgumentException naming them). */
+        @Override
+        public List<String> words() {
+            return words;
+        }
+
+        @Override
         public Example example(JsonNode n) {
             String p = prompt(n);
             JsonNode v = n.get("label");
             if (v == null) throw new IllegalArgumentException("missing field 'label'");
-            int gold = label(v);
-            String sep = p.isEmpty() || Character.isWhitespace(p.charAt(p.length() - 1)) ? "" : " ";
-            return new Example(p, words.stream().map(w -> sep + w).toList(), gold);
+            return withCandidates(p, words, label(v));
         }
     }
 
     private PromptData() {}
 
-    public static Split read(Path file, Template template, boolean skipBadLines) throws IOException {
+    public static Split read(Path file, Format template, boolean skipBadLines) throws IOException {
         Jsonl.Read<Example> r = Jsonl.read(file, skipBadLines, template::example);
         return new Split(r.source(), template, r.records(), r.skipped());
     }

@@ -32,7 +32,7 @@ public final class PromptTask implements Task {
     /** @param batchSize examples per micro-batch (the model sees batchSize × candidates rows) */
     public PromptTask(Tokenizer tok, PromptData.Split train, PromptData.Split dev, PromptData.Split test, int batchSize,
             int maxLength) {
-        if (train.template() != dev.template() || train.template() != test.template()) {
+        if (!train.template().equals(dev.template()) || !train.template().equals(test.template())) {
             throw new IllegalArgumentException("train, dev and test must use the same template");
         }
         this.tok = tok;
@@ -41,7 +41,7 @@ public final class PromptTask implements Task {
         this.test = test;
         this.batchSize = batchSize;
         this.maxLength = maxLength;
-        this.candidates = train.template().words.size();
+        this.candidates = train.template().words().size();
         this.devBatches = encode(dev.examples());
         this.testBatches = encode(test.examples());
     }
@@ -49,7 +49,7 @@ public final class PromptTask implements Task {
     @Override
     public String describe() {
         return String.format("%s prompts (%d candidates: %s): %d train / %d dev / %d test (%s)%s", train.template().cliName(),
-                candidates, String.join("/", train.template().words), train.examples().size(), dev.examples().size(),
+                candidates, String.join("/", train.template().words()), train.examples().size(), dev.examples().size(),
                 test.examples().size(), train.source(), truncated > 0 ? ", " + truncated + " rows truncated on the left" : "");
     }
 

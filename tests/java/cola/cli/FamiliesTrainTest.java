@@ -175,4 +175,30 @@ class FamiliesTrainTest {
         assertEquals("[3]", fin.get("knots").toString(), "--knots 3");
         assertTrue(first.get("dev_loss").asDouble() < Math.log(50257), "trained below the uniform-vocabulary loss");
     }
+
+    /** --task prompt: a user's template and candidates on classification JSONL (SpamAssassin-style) with a causal LM. */
+    @Test
+    void customPromptTemplateTrainsACausalLmOnClassificationData() throws Exception {
+        Path model = init("gpt2");
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 12; i++) {
+            sb.append(i % 2 == 0 ? "{\"text\": \"WIN a free prize now " + i + "\", \"label\": 1}\n"
+                    : "{\"text\": \"meeting notes for monday " + i + "\", \"label\": 0}\n");
+        }
+        Path data = tmp.resolve("spam.jsonl");
+        Files.writeString(data, sb);
+        Path run = tmp.resolve("custom");
+        String out = captured("train", "--model", model.toString(), "--task", "prompt", "--template",
+                "{text}\\nIs this message spam? Yes or No?\\n", "--candidates", "No,Yes", "--train", data.toString(), "--dev",
+                data.toString(), "--test", data.toString(), "--method", "lora", "--epochs", "1", "--batch-size", "4",
+                "--max-length", "32", "--out", run.toString());
+        assertTrue(out.contains("custom prompts (2 candidates: No/Yes): 12 train"), out);
+        assertTrue(Files.readString(run.resolve("summary.txt")).contains("LoRA"));
+        picocli.CommandLine cl = ColaTrainer.commandLine();
+        java.io.StringWriter err = new java.io.StringWriter();
+        cl.setErr(new java.io.PrintWriter(err));
+        assertEquals(2, cl.execute("train", "--model", model.toString(), "--task", "prompt", "--train", data.toString(),
+                "--test", data.toString(), "--dev", data.toString(), "--out", tmp.resolve("x").toString()));
+        assertTrue(err.toString().contains("--task prompt needs --template"), err.toString());
+    }
 }

@@ -93,4 +93,23 @@ class PromptDataTest {
         var e = assertThrows(IllegalArgumentException.class, () -> MezoSampling.sample(pool, val, 95, 10, 5, 1));
         assertTrue(e.getMessage().contains("100 examples"), e.getMessage());
     }
+
+    @Test
+    void customTemplatesFillFieldsAndCheckLabels() throws Exception {
+        var spam = new PromptData.Custom("{text}\nIs this message spam? Yes or No?\n", List.of("No", "Yes"));
+        var e = spam.example(new ObjectMapper().readTree("{\"text\": \"WIN $$$ now\", \"label\": 1}"));
+        assertEquals("WIN $$$ now\nIs this message spam? Yes or No?\n", e.prompt(), "'$' in the data is literal");
+        assertEquals(List.of("No", "Yes"), e.candidates());
+        assertEquals(1, e.gold());
+        var mid = new PromptData.Custom("Review: {sentence} Rating {stars}/5. Verdict:", List.of("bad", "good"));
+        var f = mid.example(new ObjectMapper().readTree("{\"sentence\": \"fine\", \"stars\": 4, \"label\": true}"));
+        assertEquals("Review: fine Rating 4/5. Verdict:", f.prompt());
+        assertEquals(List.of(" bad", " good"), f.candidates());
+        var bad = assertThrows(IllegalArgumentException.class,
+                () -> spam.example(new ObjectMapper().readTree("{\"body\": \"x\", \"label\": 0}")));
+        assertTrue(bad.getMessage().contains("'text'"), bad.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> spam.example(new ObjectMapper().readTree("{\"text\": \"x\", \"label\": 2}")));
+        assertThrows(IllegalArgumentException.class, () -> new PromptData.Custom("no fields", List.of("a", "b")));
+        assertThrows(IllegalArgumentException.class, () -> new PromptData.Custom("{text}", List.of("only")));
+    }
 }
