@@ -40,6 +40,22 @@ public interface Backend {
     /** A copy of a host tensor on this backend's device (for the CPU backend: a host copy). Caller owns it. */
     Tensor upload(Tensor host);
 
+    /**
+     * Takes ownership of a freshly made host tensor (loaded weights, an initialisation) and returns it on this
+     * backend's device: the same tensor when it already lives there (the CPU backend: no copy, no extra memory),
+     * otherwise an upload, after which the host tensor is closed. Caller owns the result.
+     */
+    default Tensor adopt(Tensor host) {
+        if (host.device().equals(device())) return host;
+        if (!host.isHost()) {
+            throw new IllegalArgumentException("adopt: tensor " + host + " is on " + host.device() + ", not the host or "
+                    + device());
+        }
+        try (host) {
+            return upload(host);
+        }
+    }
+
     /** A host copy of a tensor of this backend (for the CPU backend: a copy). Caller owns it. */
     Tensor download(Tensor onDevice);
 

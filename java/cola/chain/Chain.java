@@ -212,7 +212,7 @@ public final class Chain implements AutoCloseable {
         for (LoraAdapter a : adapters) {
             Linear l = model.linear(a.modulePath);
             // survival probe: the same merge into a bf16 copy of W counts the element updates bf16 would drop
-            try (Tensor probe = Tensor.zeros(cola.tensor.DType.BF16, l.weight.shape())) {
+            try (Tensor probe = be.zeros(cola.tensor.DType.BF16, l.weight.shape())) {
                 be.convert(probe, l.weight);
                 lost += be.mergeLora(probe, a.a, a.b, a.scale, mergeRounding, seed);
             }
@@ -230,7 +230,7 @@ public final class Chain implements AutoCloseable {
      * The whole chain so far (every merged link) as ONE LoRA adapter of rank Σr_i per module: A = [A_1; …; A_M]
      * stacked as rows, B = [s_1·B_1, …, s_M·B_M] as columns, so B·A = Σ s_i·B_i·A_i with scale 1 (PEFT:
      * {@code lora_alpha = r = Σr}, PEFT's {@code combination_type="cat"}). Applied to the BASE weights it reproduces
-     * the merged model. Returned adapters are owned by the caller and attached to nothing.
+     * the merged model. Returned adapters (on the chain's device) are owned by the caller and attached to nothing.
      */
     public List<LoraAdapter> chainAsOneAdapter() {
         List<LoraAdapter> out = new ArrayList<>();
@@ -246,7 +246,14 @@ public final class Chain implements AutoCloseable {
                 for (int o = 0; o < outF; o++) System.arraycopy(l[1], o * r, b, o * total + row, r);
                 row += r;
             }
-            out.add(new LoraAdapter(e.getKey(), Tensor.of(a, total, in), Tensor.of(b, outF, total), 1f, 0f));
+            Tensor at = be.adopt(Tensor.of(a, total, in)), bt;
+            try {
+                bt = be.adopt(Tensor.of(b, outF, total));
+            } catch (RuntimeException ex) {
+                at.close();
+                throw ex;
+            }
+            out.add(new LoraAdapter(be, e.getKey(), at, bt, 1f, 0f));
         }
         return out;
     }

@@ -114,7 +114,8 @@ public final class HfWeights implements AutoCloseable {
     }
 
     /**
-     * Loads a tensor as f32 (converting BF16/F16 through the backend), checking its shape. Missing → an error listing
+     * Loads a tensor as f32 onto {@code be}'s device (read into host memory, then adopted: no copy on the CPU, one upload
+     * otherwise; BF16/F16 are converted by the backend, on its device), checking its shape. Missing → an error listing
      * the names tried; wrong shape → an error with both shapes.
      */
     public Tensor loadF32(Backend be, String name, String[] prefixes, long... expectedShape) throws IOException {
@@ -132,14 +133,19 @@ public final class HfWeights implements AutoCloseable {
         }
         used.add(full);
         Tensor raw = f.load(full);
-        if (raw.dtype() == DType.F32) return raw;
+        if (raw.dtype() == DType.F32) return be.adopt(raw);
         if (raw.dtype() != DType.BF16 && raw.dtype() != DType.F16) {
             raw.close();
             throw new IOException(f.path() + ": tensor '" + full + "' has dtype " + e.dtype() + "; weights must be F32, BF16 or F16");
         }
-        try (raw) {
-            Tensor out = Tensor.zeros(DType.F32, raw.shape());
-            be.convert(out, raw);
+        try (Tensor stored = be.adopt(raw)) {
+            Tensor out = be.zeros(DType.F32, stored.shape());
+            try {
+                be.convert(out, stored);
+            } catch (RuntimeException ex) {
+                out.close();
+                throw ex;
+            }
             return out;
         }
     }

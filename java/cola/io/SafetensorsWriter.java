@@ -18,7 +18,8 @@ import java.util.TreeMap;
 /**
  * Writes safetensors files as the Python library does: header JSON padded with spaces to a multiple of 8, tensors in
  * name order, contiguous. Atomic: the file is written to a temporary sibling, fsynced, then renamed over the target,
- * so a crash never leaves a half-written file under the real name.
+ * so a crash never leaves a half-written file under the real name. Device tensors are copied to the host chunk by chunk
+ * ({@link Tensor#copyBytesTo}, 16 MiB at a time) as they are written: no whole-tensor host copy.
  */
 public final class SafetensorsWriter {
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -1,5 +1,6 @@
 package cola.lora;
 
+import cola.backend.Backend;
 import cola.model.Linear;
 import cola.model.Transformer;
 import cola.tensor.DType;
@@ -18,6 +19,7 @@ public final class Lora {
      */
     public static List<LoraAdapter> attach(Transformer model, LoraConfig cfg) {
         List<LoraAdapter> out = new ArrayList<>();
+        Backend be = model.backend();
         for (Linear lin : model.linears()) {
             boolean head = lin == model.classifier() || lin.path.endsWith("pooler.dense");
             boolean hit = cfg.allLinear() ? !head : cfg.targets(lin.path);
@@ -27,9 +29,9 @@ public final class Lora {
                 throw new IllegalStateException(lin.path + " already has an adapter");
             }
             int r = cfg.rankFor(lin.path);
-            Tensor a = Tensor.zeros(DType.F32, r, lin.in);
-            Tensor b = Tensor.zeros(DType.F32, lin.out, r);
-            LoraAdapter ad = new LoraAdapter(lin.path, a, b, LoraAdapter.scale(cfg.alpha(), r, cfg.rslora()),
+            Tensor a = be.zeros(DType.F32, r, lin.in);
+            Tensor b = be.zeros(DType.F32, lin.out, r);
+            LoraAdapter ad = new LoraAdapter(be, lin.path, a, b, LoraAdapter.scale(cfg.alpha(), r, cfg.rslora()),
                     (float) cfg.dropout());
             initA(ad, cfg.init(), cfg.seed());
             lin.setLora(ad);

@@ -1,5 +1,6 @@
 package cola.lora;
 
+import cola.backend.Backend;
 import cola.tensor.DType;
 import cola.tensor.Tensor;
 
@@ -22,8 +23,11 @@ public final class LoraAdapter implements AutoCloseable {
     /** [out, r] */
     public final Tensor gradB;
 
-    /** Takes ownership of {@code a} and {@code b}. */
-    public LoraAdapter(String modulePath, Tensor a, Tensor b, float scale, float dropout) {
+    /**
+     * Takes ownership of {@code a} and {@code b}, which must live on {@code be}'s device; the gradients are allocated
+     * there too.
+     */
+    public LoraAdapter(Backend be, String modulePath, Tensor a, Tensor b, float scale, float dropout) {
         if (a.rank() != 2 || b.rank() != 2 || a.dim(0) != b.dim(1)) {
             throw new IllegalArgumentException(modulePath + ": LoRA A " + a.describe() + " and B " + b.describe()
                     + " do not form a rank-r pair (A [r, in], B [out, r])");
@@ -32,14 +36,18 @@ public final class LoraAdapter implements AutoCloseable {
             throw new IllegalArgumentException(modulePath + ": LoRA A and B must be f32");
         }
         if (!(dropout >= 0 && dropout < 1)) throw new IllegalArgumentException(modulePath + ": lora dropout " + dropout);
+        if (!a.device().equals(be.device()) || !b.device().equals(be.device())) {
+            throw new IllegalArgumentException(modulePath + ": LoRA A is on " + a.device() + ", B on " + b.device()
+                    + ", the backend on " + be.device());
+        }
         this.modulePath = modulePath;
         this.rank = (int) a.dim(0);
         this.scale = scale;
         this.dropout = dropout;
         this.a = a;
         this.b = b;
-        this.gradA = Tensor.zeros(DType.F32, a.shape());
-        this.gradB = Tensor.zeros(DType.F32, b.shape());
+        this.gradA = be.zeros(DType.F32, a.shape());
+        this.gradB = be.zeros(DType.F32, b.shape());
     }
 
     /** PEFT's scaling: α/r, or α/√r with rsLoRA. */

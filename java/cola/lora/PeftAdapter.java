@@ -1,5 +1,6 @@
 package cola.lora;
 
+import cola.backend.Backend;
 import cola.io.SafetensorsFile;
 import cola.io.SafetensorsWriter;
 import cola.model.Linear;
@@ -59,8 +60,8 @@ public final class PeftAdapter {
     }
 
     /**
-     * Reads the adapter in {@code dir} and attaches it to {@code model}'s linears (replacing modules_to_save weights).
-     * Returns the adapters, owned by the caller.
+     * Reads the adapter in {@code dir} and attaches it to {@code model}'s linears (replacing modules_to_save weights),
+     * its tensors on the model's device. Returns the adapters, owned by the caller.
      */
     public static List<LoraAdapter> attach(Path dir, Transformer model) throws IOException {
         Config cfg = readConfig(dir);
@@ -98,7 +99,15 @@ public final class PeftAdapter {
                         throw new IOException(msg);
                     }
                     int r = (int) a.dim(0);
-                    LoraAdapter ad = new LoraAdapter(path, a, b, LoraAdapter.scale(cfg.alpha(), r, cfg.rslora()),
+                    Backend be = model.backend();
+                    a = be.adopt(a);
+                    try {
+                        b = be.adopt(b);
+                    } catch (RuntimeException ex) {
+                        a.close();
+                        throw ex;
+                    }
+                    LoraAdapter ad = new LoraAdapter(be, path, a, b, LoraAdapter.scale(cfg.alpha(), r, cfg.rslora()),
                             (float) cfg.dropout());
                     out.add(ad);
                     lin.setLora(ad);

@@ -15,7 +15,9 @@ import java.util.Map;
 /**
  * Writes a model as a Hugging Face folder: the source config.json and one model.safetensors holding every weight under
  * its original key, in its original dtype (BF16/F16 rounded to nearest even from the f32 the model holds) unless a
- * dtype is forced, GPT-2 Conv1D weights transposed back to [in, out]. Files are written atomically.
+ * dtype is forced, GPT-2 Conv1D weights transposed back to [in, out]. Files are written atomically. Conversions run on
+ * {@code be}, where the model's tensors live; the writer then copies each tensor to the host chunk by chunk
+ * ({@link SafetensorsWriter}).
  */
 public final class HfFolderWriter {
     private HfFolderWriter() {}
@@ -34,7 +36,7 @@ public final class HfFolderWriter {
                     int rows = (int) v.dim(0), cols = (int) v.dim(1);
                     float[] tr = new float[s.length];
                     for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) tr[c * rows + r] = s[r * cols + c];
-                    Tensor t = Tensor.zeros(DType.F32, cols, rows);
+                    Tensor t = be.zeros(DType.F32, cols, rows);
                     temps.add(t);
                     t.copyFrom(tr);
                     v = t;
@@ -45,7 +47,7 @@ public final class HfFolderWriter {
                     default -> DType.F32;
                 };
                 if (target != DType.F32) {
-                    Tensor c = Tensor.zeros(target, v.shape());
+                    Tensor c = be.zeros(target, v.shape());
                     temps.add(c);
                     be.convert(c, v);
                     v = c;

@@ -1,5 +1,6 @@
 package cola.model;
 
+import cola.backend.Backend;
 import cola.lora.LoraAdapter;
 import cola.tensor.DType;
 import cola.tensor.Tensor;
@@ -51,10 +52,10 @@ public final class Linear implements AutoCloseable {
         this.lora = adapter;
     }
 
-    /** Full fine-tuning: this layer's weight (and bias) get gradients. */
-    public void enableWeightGradients() {
-        if (gradWeight == null) gradWeight = Tensor.zeros(DType.F32, weight.shape());
-        if (bias != null && gradBias == null) gradBias = Tensor.zeros(DType.F32, bias.shape());
+    /** Full fine-tuning: this layer's weight (and bias) get gradients, on {@code be}'s device (the weight's). */
+    public void enableWeightGradients(Backend be) {
+        if (gradWeight == null) gradWeight = be.zeros(DType.F32, weight.shape());
+        if (bias != null && gradBias == null) gradBias = be.zeros(DType.F32, bias.shape());
     }
 
     public Tensor gradWeight() {

@@ -1,6 +1,7 @@
 package cola.model;
 
 import cola.backend.Backend;
+import cola.backend.cpu.CpuBackend;
 import cola.io.HfWeights;
 import cola.tensor.DType;
 import cola.tensor.Tensor;
@@ -174,7 +175,7 @@ final class ModelLoader {
             else m.pooler = linear("pooler.dense", h, h, true);
             ModelLoader top = new ModelLoader(w, be, params, "", "");
             m.classifier = top.linear("classifier", c.numLabels(), h, true);
-            m.classifier.enableWeightGradients();  // the head is trained from scratch (PEFT modules_to_save)
+            m.classifier.enableWeightGradients(be);  // the head is trained from scratch (PEFT modules_to_save)
         }
         return m;
     }
@@ -197,11 +198,12 @@ final class ModelLoader {
     /** GPT-2 Conv1D: weight stored [in, out], transposed here to [out, in] so every linear runs the same kernels. */
     private Linear conv1d(String path, int in, int out) throws IOException {
         String full = w.resolve(path + ".weight", prefixes);
-        try (Tensor stored = w.loadF32(be, path + ".weight", prefixes, in, out)) {
+        // transposed on the host (a device backend gets the [out, in] result uploaded once)
+        try (Tensor stored = w.loadF32(CpuBackend.get(), path + ".weight", prefixes, in, out)) {
             float[] s = stored.toFloatArray();
             float[] tr = new float[s.length];
             for (int i = 0; i < in; i++) for (int o = 0; o < out; o++) tr[o * in + i] = s[i * out + o];
-            Tensor wt = Tensor.zeros(DType.F32, out, in);
+            Tensor wt = be.zeros(DType.F32, out, in);
             wt.copyFrom(tr);
             params.add(new Transformer.Param(full, wt, w.storedDType(full), true));
             return new Linear(canonical + path, wt, t(path + ".bias", out));

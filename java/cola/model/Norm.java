@@ -13,9 +13,9 @@ final class Norm implements AutoCloseable {
     Tensor gradWeight, gradBias;
 
     /** Full fine-tuning: the affine parameters get gradients. */
-    void enableGradients() {
-        if (weight != null && gradWeight == null) gradWeight = Tensor.zeros(cola.tensor.DType.F32, weight.shape());
-        if (bias != null && gradBias == null) gradBias = Tensor.zeros(cola.tensor.DType.F32, bias.shape());
+    void enableGradients(cola.backend.Backend be) {
+        if (weight != null && gradWeight == null) gradWeight = be.zeros(cola.tensor.DType.F32, weight.shape());
+        if (bias != null && gradBias == null) gradBias = be.zeros(cola.tensor.DType.F32, bias.shape());
     }
 
     Norm(Kind kind, Tensor weight, Tensor bias, float eps) {

@@ -84,6 +84,11 @@ public final class Transformer implements AutoCloseable {
         }
     }
 
+    /** The backend this model computes on; every tensor of the model (weights, gradients, adapters) is on its device. */
+    public Backend backend() {
+        return be;
+    }
+
     /** Every linear layer (LoRA targets), in model order. */
     public List<Linear> linears() {
         List<Linear> l = new ArrayList<>();
@@ -116,8 +121,8 @@ public final class Transformer implements AutoCloseable {
         float[] w = new float[labels * c], b = new float[labels];
         for (int i = 0; i < w.length; i++) w[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
         for (int i = 0; i < b.length; i++) b[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
-        classifier = new Linear("classifier", Tensor.of(w, labels, c), Tensor.of(b, labels));
-        classifier.enableWeightGradients();
+        classifier = new Linear("classifier", be.adopt(Tensor.of(w, labels, c)), be.adopt(Tensor.of(b, labels)));
+        classifier.enableWeightGradients(be);
         pooling = Pooling.MEAN;
         head = Head.SEQUENCE_CLASSIFICATION;
     }
@@ -143,8 +148,8 @@ public final class Transformer implements AutoCloseable {
      */
     public void enableFullFineTuning() {
         fullFineTuning = true;
-        for (Linear l : linears()) l.enableWeightGradients();
-        for (Norm n : norms()) n.enableGradients();
+        for (Linear l : linears()) l.enableWeightGradients(be);
+        for (Norm n : norms()) n.enableGradients(be);
         gradTokEmb = zerosLike(gradTokEmb, tokEmb);
         gradPosEmb = zerosLike(gradPosEmb, posEmb);
         gradTypeEmb = zerosLike(gradTypeEmb, typeEmb);
@@ -152,8 +157,8 @@ public final class Transformer implements AutoCloseable {
         if (!tied) gradLmHead = zerosLike(gradLmHead, lmHead);
     }
 
-    private static Tensor zerosLike(Tensor existing, Tensor like) {
-        return existing != null || like == null ? existing : Tensor.zeros(DType.F32, like.shape());
+    private Tensor zerosLike(Tensor existing, Tensor like) {
+        return existing != null || like == null ? existing : be.zeros(DType.F32, like.shape());
     }
 
     private List<Norm> norms() {

@@ -18,7 +18,10 @@ public final class AdamW implements AutoCloseable {
     private final AdamWConfig config;
     private long step;
 
-    /** params[i] and grads[i] are borrowed (not closed here); their shapes must match. */
+    /**
+     * params[i] and grads[i] are borrowed (not closed here); their shapes must match. The moments live on {@code be}'s
+     * device, with the parameters.
+     */
     public AdamW(Backend be, List<Tensor> params, List<Tensor> grads, AdamWConfig config) {
         if (params.size() != grads.size()) {
             throw new IllegalArgumentException("adamw: " + params.size() + " params but " + grads.size() + " grads");
@@ -28,8 +31,8 @@ public final class AdamW implements AutoCloseable {
         this.grads = List.copyOf(grads);
         this.config = config;
         for (Tensor p : params) {
-            m.add(Tensor.zeros(DType.F32, p.shape()));
-            v.add(Tensor.zeros(DType.F32, p.shape()));
+            m.add(be.zeros(DType.F32, p.shape()));
+            v.add(be.zeros(DType.F32, p.shape()));
         }
     }
 

@@ -132,7 +132,7 @@ public final class ClassificationTask implements Task {
         List<Integer> pred = new ArrayList<>(), gold = new ArrayList<>();
         int k = m.classifier().out;
         double loss = 0;
-        try (Arena arena = new Arena(1 << 20)) {
+        try (Arena arena = be.newArena(1 << 20)) {
             for (Trainer.Example e : batches) {
                 arena.reset();
                 float[] logits = m.forward(arena, e.batch(), 0).toFloatArray();

@@ -120,7 +120,7 @@ public final class LmTask implements Task {
     public Eval evaluate(Backend be, Transformer m, List<Trainer.Example> batches) {
         double sum = 0;
         long count = 0;
-        try (Arena arena = new Arena(1 << 20)) {
+        try (Arena arena = be.newArena(1 << 20)) {
             for (Trainer.Example e : batches) {
                 arena.reset();
                 Tensor logits = m.forward(arena, e.batch(), 0);

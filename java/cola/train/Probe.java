@@ -98,7 +98,7 @@ public final class Probe {
      */
     public static Map<String, Tensor> run(Backend be, Transformer model, Inputs in) {
         Map<String, Tensor> out = new LinkedHashMap<>();
-        try (Arena arena = new Arena(1 << 20)) {
+        try (Arena arena = be.newArena(1 << 20)) {
             for (Transformer.Trainable p : model.trainable()) p.grad().zero();
             Linear cls = model.classifier();
             Tensor logits = model.forward(arena, in.batch(), 0);

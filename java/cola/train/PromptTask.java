@@ -130,7 +130,7 @@ public final class PromptTask implements Task {
     public Eval evaluate(Backend be, Transformer m, List<Trainer.Example> batches) {
         List<Integer> pred = new ArrayList<>(), gold = new ArrayList<>();
         double loss = 0;
-        try (Arena arena = new Arena(1 << 20)) {
+        try (Arena arena = be.newArena(1 << 20)) {
             for (Trainer.Example e : batches) {
                 arena.reset();
                 CandidateLoss.Result r = CandidateLoss.score(be, arena, m.forward(arena, e.batch(), 0),

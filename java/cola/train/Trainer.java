@@ -90,7 +90,7 @@ public final class Trainer {
         }
         List<StepLog> log = new ArrayList<>();
         int bad = 0;
-        try (Arena arena = new Arena(1 << 20)) {
+        try (Arena arena = be.newArena(1 << 20)) {
             for (int step = from; step < to; step++) {
                 boolean knot = schedule.isKnot(step);
                 if (knot && chain != null) chain.tieKnot();
