@@ -127,6 +127,25 @@ public final class Transformer implements AutoCloseable {
         head = Head.SEQUENCE_CLASSIFICATION;
     }
 
+    /**
+     * Turns a masked-LM (BertForMaskedLM, e.g. BERT-base imported from its TF checkpoint) into a plain encoder for a
+     * classification head: the MLM head's layers are closed and its {@code cls.*} weights leave {@link #params()}, so
+     * exports hold the encoder (and the new head) only.
+     */
+    public void dropMaskedLmHead() {
+        if (head != Head.MASKED_LM) throw new IllegalStateException(config.architecture() + " has no masked-LM head to drop");
+        if (mlmDense != null) mlmDense.close();
+        if (mlmNorm != null) mlmNorm.close();
+        if (mlmBias != null && !mlmBias.isClosed()) mlmBias.close();
+        if (gradMlmBias != null) gradMlmBias.close();
+        mlmDense = null;
+        mlmNorm = null;
+        mlmBias = null;
+        gradMlmBias = null;
+        params = params.stream().filter(p -> !p.key().startsWith("cls.")).toList();
+        head = Head.HIDDEN_STATES;
+    }
+
     /** A loaded cola classifier export (config "cola_pooling": "mean"): mean pooling, no pooler layer. */
     void useMeanPooling() {
         pooling = Pooling.MEAN;

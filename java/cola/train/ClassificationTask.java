@@ -46,6 +46,7 @@ public final class ClassificationTask implements Task {
 
     @Override
     public void prepare(Transformer model, long seed) {
+        if (model.head == Transformer.Head.MASKED_LM) model.dropMaskedLmHead();  // BERT with its MLM head: the encoder
         if (model.head != Transformer.Head.HIDDEN_STATES) {
             throw new IllegalArgumentException(model.config.architecture() + " is not an encoder (BertModel): a"
                     + " classification head goes on an encoder; for causal LMs use a prompted task (--task sst2, rte, ...)");

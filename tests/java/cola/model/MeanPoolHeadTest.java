@@ -100,4 +100,41 @@ class MeanPoolHeadTest {
         r.values().forEach(Tensor::close);
         return l;
     }
+
+    /** A BertForMaskedLM (cola's own BERT-base import) takes a classification head: the MLM head goes, exports skip it. */
+    @Test
+    void aMaskedLmDropsItsHeadForClassification() throws IOException {
+        CpuBackend be = CpuBackend.get();
+        Probe.Inputs raw = Probe.readInputs(GoldenModelTest.ROOT.resolve("bert-mlm/inputs.json"));
+        float[] viaEncoder, viaMlm;
+        try (Transformer m = Transformer.load(encoder(), be)) {
+            m.addClassificationHead(3, 7);
+            viaEncoder = logits(m, raw);
+        }
+        try (Transformer m = Transformer.load(GoldenModelTest.ROOT.resolve("bert-mlm/model"), be)) {
+            assertEquals(Transformer.Head.MASKED_LM, m.head);
+            new cola.train.ClassificationTask(cola.tokenizer.Tokenizer.fromFile(
+                    Path.of("target/minilm/hf/tokenizer.json")), split(), split(), split(), 2, 16).prepare(m, 7);
+            assertEquals(Transformer.Head.SEQUENCE_CLASSIFICATION, m.head);
+            viaMlm = logits(m, raw);
+            assertTrue(m.params().stream().noneMatch(p -> p.key().startsWith("cls.")), "the MLM head left the params");
+            HfFolderWriter.write(m, be, GoldenModelTest.ROOT.resolve("bert-mlm/model/config.json"), tmp.resolve("out"), null);
+        }
+        assertArrayEquals(viaEncoder, viaMlm, "the same encoder and the same seeded head");
+        try (Transformer back = Transformer.load(tmp.resolve("out"), be)) {
+            assertEquals(Transformer.Head.SEQUENCE_CLASSIFICATION, back.head);
+            assertArrayEquals(viaMlm, logits(back, raw), "the export reloads as cola's mean-pooling classifier");
+        }
+    }
+
+    static cola.data.ClassificationData.Split split() {
+        return new cola.data.ClassificationData.Split("t", List.of(new cola.data.ClassificationData.Example("a", null, 0),
+                new cola.data.ClassificationData.Example("b", null, 2)), 0);
+    }
+
+    static float[] logits(Transformer m, Probe.Inputs in) {
+        try (cola.tensor.Arena a = new cola.tensor.Arena(1 << 20)) {
+            return m.forward(a, in.batch(), 0).toFloatArray();
+        }
+    }
 }
