@@ -3,13 +3,15 @@
 # study matrix and writes docs/REPRODUCTION.md (issue 7). Resumable: a run folder whose summary.txt exists is skipped;
 # an interrupted one (config.json but no summary.txt) is continued with `cola train --resume`.
 #
-# usage: bench/repro/reproduce.sh [--quick] [--budget reduced|paper] [--stage S[,S...]] [--models M[,M...]]
+# usage: bench/repro/reproduce.sh [--quick] [--budget reduced|paper|slice] [--stage S[,S...]] [--models M[,M...]]
 #                                 [--tasks T[,T...]] [--dry-run]
 #   stages (in order; default all): build data models lm study report
 #   --quick     smoke test: tiny sizes (32 train / 16 dev / 16 test, 1 epoch, seeds 1,2, one LR), runs under
 #               runs/repro-quick/, report -> docs/repro/QUICK-SMOKE.md (never docs/REPRODUCTION.md)
 #   --budget    reduced (default): MiniLM the full protocol; BERT-base and tiny-opt the reduced sets below.
 #               paper: the full protocol for every model (see docs/REPRODUCTION.md for the CPU estimate).
+#               slice: the paper's sizes, epochs and seeds for MiniLM at ONE learning rate (5e-4; full FT 5e-5) and
+#               step-down ranks 2 and 8 (what one session afforded; others: 500/250/500, 3 seeds).
 #   --dry-run   print the cola commands of the study stage without running them
 # Every option also has an environment form: QUICK=1 BUDGET=paper STAGE=study,report MODELS=minilm TASKS=wic DRY_RUN=1.
 #
@@ -50,7 +52,7 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-[[ $BUDGET == reduced || $BUDGET == paper ]] || { echo "--budget must be reduced or paper" >&2; exit 2; }
+[[ $BUDGET == reduced || $BUDGET == paper || $BUDGET == slice ]] || { echo "--budget must be reduced, paper or slice" >&2; exit 2; }
 MODELS=${MODELS//,/ }; TASKS=${TASKS//,/ }
 has_stage() { [[ ",$STAGE," == *",$1,"* ]]; }
 
@@ -145,6 +147,12 @@ settings() {
       tiny-opt)    # reduced set: 500/250/500, 3 seeds, 3-point LR grids, step-down ranks 2, 4, 8, IMDB prompts cut to 96
         SAMPLE=500,250,500; SEEDS="1 2 3"; LRS="1e-3 5e-4 1e-4"; FULL_LRS="1e-4 1e-5"; STEPDOWN="2 4 8"; MAXLEN_CAP=96 ;;
     esac
+  fi
+  if [[ $BUDGET == slice ]]; then
+    # what one 3-hour session of the 2-core machine affords (issue 7, session 2): the paper's sizes, epochs and 5 seeds,
+    # but ONE learning rate (5e-4, the middle of the paper's grid; full fine-tuning 5e-5) and step-down ranks 2 and 8
+    LRS="5e-4"; FULL_LRS="5e-5"; STEPDOWN="2 8"
+    if [[ $m != minilm ]]; then SAMPLE=500,250,500; SEEDS="1 2 3"; MAXLEN_CAP=96; fi
   fi
   if [[ -n $QUICK ]]; then
     SAMPLE=32,16,16; EPOCHS=1; SEEDS="1 2"; LRS="1e-3"; FULL_LRS="5e-5"; STEPDOWN="2 8"
