@@ -7,7 +7,8 @@ import java.util.List;
 /**
  * The ops the model layer calls, forward and backward, one method per op. Shapes follow llm.c: the last dimension is
  * the feature dimension and everything before it is flattened into rows (N = B·T). Each implementation validates in
- * Java first ({@link OpCheck}) and throws {@link IllegalArgumentException} naming the op and shapes.
+ * Java first, with the checks all backends share ({@link OpChecks}, one method per op, in this file's order), and
+ * throws {@link IllegalArgumentException} naming the op and shapes.
  *
  * <p>Backward methods ACCUMULATE into every gradient tensor (callers zero them), except
  * {@link #softmaxXentBackward}, which overwrites dlogits (see native/include/cola_cpu.h).
