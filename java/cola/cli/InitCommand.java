@@ -5,7 +5,6 @@ import cola.tensor.DType;
 import cola.tokenizer.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -68,10 +67,7 @@ final class InitCommand implements Callable<Integer> {
         ModelInit.write(spec, dt, seed, out);
         if (tokenizer != null) {
             if (Files.isDirectory(tokenizer)) {
-                for (String f : List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
-                        "merges.txt", "vocab.txt", "encoder.json", "vocab.bpe")) {
-                    if (Files.isRegularFile(tokenizer.resolve(f))) cola.io.AtomicFiles.copy(tokenizer.resolve(f), out.resolve(f));
-                }
+                cola.train.Exports.copyTokenizerFiles(tokenizer, out);
             } else {
                 String name = tokenizer.getFileName().toString();
                 cola.io.AtomicFiles.copy(tokenizer, out.resolve(name.endsWith(".txt") ? "vocab.txt" : "tokenizer.json"));

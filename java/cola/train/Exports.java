@@ -63,7 +63,8 @@ public final class Exports {
                 + exportDir.resolve("last-link");
     }
 
-    static void copyTokenizerFiles(Path from, Path to) throws IOException {
+    /** Copies the tokenizer files a Hugging Face folder may hold (those present) from one folder to another. */
+    public static void copyTokenizerFiles(Path from, Path to) throws IOException {
         for (String f : List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
                 "merges.txt", "vocab.txt", "encoder.json", "vocab.bpe")) {
             if (Files.isRegularFile(from.resolve(f))) cola.io.AtomicFiles.copy(from.resolve(f), to.resolve(f));

@@ -114,7 +114,7 @@ class MeanPoolHeadTest {
         try (Transformer m = Transformer.load(GoldenModelTest.ROOT.resolve("bert-mlm/model"), be)) {
             assertEquals(Transformer.Head.MASKED_LM, m.head);
             new cola.train.ClassificationTask(cola.tokenizer.Tokenizer.fromFile(
-                    Path.of("target/minilm/hf/tokenizer.json")), split(), split(), split(), 2, 16).prepare(m, 7);
+                    Path.of("target/minilm/all-minilm-l6-v2-tokenizer.json")), split(), split(), split(), 2, 16).prepare(m, 7);
             assertEquals(Transformer.Head.SEQUENCE_CLASSIFICATION, m.head);
             viaMlm = logits(m, raw);
             assertTrue(m.params().stream().noneMatch(p -> p.key().startsWith("cls.")), "the MLM head left the params");
