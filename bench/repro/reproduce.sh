@@ -10,8 +10,8 @@
 #               runs/repro-quick/, report -> docs/repro/QUICK-SMOKE.md (never docs/REPRODUCTION.md)
 #   --budget    reduced (default): MiniLM the full protocol; BERT-base and tiny-opt the reduced sets below.
 #               paper: the full protocol for every model (see docs/REPRODUCTION.md for the CPU estimate).
-#               slice: the paper's sizes, epochs and seeds for MiniLM at ONE learning rate (5e-4; full FT 5e-5) and
-#               step-down ranks 2 and 8 (what one session afforded; others: 500/250/500, 3 seeds).
+#               slice: the paper's sizes and epochs for MiniLM, 3 seeds, ONE learning rate (5e-4; full FT 5e-5),
+#               step-down ranks 2 and 8 (what one session afforded; other models: 500/250/500).
 #   --dry-run   print the cola commands of the study stage without running them
 # Every option also has an environment form: QUICK=1 BUDGET=paper STAGE=study,report MODELS=minilm TASKS=wic DRY_RUN=1.
 #
@@ -149,9 +149,9 @@ settings() {
     esac
   fi
   if [[ $BUDGET == slice ]]; then
-    # what one 3-hour session of the 2-core machine affords (issue 7, session 2): the paper's sizes, epochs and 5 seeds,
-    # but ONE learning rate (5e-4, the middle of the paper's grid; full fine-tuning 5e-5) and step-down ranks 2 and 8
-    LRS="5e-4"; FULL_LRS="5e-5"; STEPDOWN="2 8"
+    # what one 3-hour session of the 2-core machine affords (issue 7, session 2): the paper's sizes and epochs, but
+    # 3 seeds, ONE learning rate (5e-4, the middle of the paper's grid; full fine-tuning 5e-5), step-down ranks 2 and 8
+    SEEDS="1 2 3"; LRS="5e-4"; FULL_LRS="5e-5"; STEPDOWN="2 8"
     if [[ $m != minilm ]]; then SAMPLE=500,250,500; SEEDS="1 2 3"; MAXLEN_CAP=96; fi
   fi
   if [[ -n $QUICK ]]; then
