@@ -17,7 +17,7 @@ public final class AtomicFiles {
     public static void writeJson(Path target, JsonNode value) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+        Path tmp = tempSibling(dir, target);
         try {
             JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), value);
             Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -31,7 +31,7 @@ public final class AtomicFiles {
     public static void copy(Path source, Path target) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+        Path tmp = tempSibling(dir, target);
         try {
             Files.copy(source, tmp, StandardCopyOption.REPLACE_EXISTING);
             Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -45,7 +45,7 @@ public final class AtomicFiles {
     public static void writeString(Path target, String text) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+        Path tmp = tempSibling(dir, target);
         try {
             Files.writeString(tmp, text, java.nio.charset.StandardCharsets.UTF_8);
             Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -53,5 +53,19 @@ public final class AtomicFiles {
             Files.deleteIfExists(tmp);
             throw e;
         }
+    }
+
+    /**
+     * A temporary file next to {@code target}. Files.createTempFile makes it owner-only (0600), which would leave a
+     * user's exported model unreadable to the group that serves it; outputs get the usual rw-r--r-- instead.
+     */
+    public static Path tempSibling(Path dir, Path target) throws IOException {
+        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+        try {
+            Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (UnsupportedOperationException notPosix) {
+            // not a POSIX file system: its defaults apply
+        }
+        return tmp;
     }
 }

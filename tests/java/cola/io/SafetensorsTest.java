@@ -164,4 +164,21 @@ class SafetensorsTest {
             assertEquals(42f, last.flip().getFloat());
         }
     }
+
+    /** Outputs are readable by the group that serves them (temp files start owner-only), and no temp file stays. */
+    @Test
+    void writtenFilesAreWorldReadableAndNoTempFileRemains() throws Exception {
+        Path f = dir.resolve("perm.safetensors"), j = dir.resolve("perm.json");
+        try (cola.tensor.Tensor t = cola.tensor.Tensor.of(new float[] {1, 2}, 2)) {
+            SafetensorsWriter.write(f, java.util.Map.of("x", t), java.util.Map.of());
+        }
+        cola.io.AtomicFiles.writeString(j, "{}");
+        for (Path p : new Path[] {f, j}) {
+            assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(
+                    java.nio.file.Files.getPosixFilePermissions(p)), p.toString());
+        }
+        try (var s = java.nio.file.Files.list(dir)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().endsWith(".tmp")));
+        }
+    }
 }
