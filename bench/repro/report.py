@@ -336,8 +336,8 @@ def write(a):
                 p["model"], p["task"], p["sample"], p["epochs"], ",".join(p["seeds"]), ", ".join(p["lrs"]),
                 ", ".join(p["full_lrs"]), ", ".join(p["variants"]), ", ".join(p["stepdown"]) or "–"))
         md.append("")
-    md.append("Not part of the matrix by construction: tiny-opt × SpamAssassin (cola has no prompted template for it and "
-              "its `classify` head only goes on encoders).\n")
+    md.append("Not in the matrix yet: tiny-opt × SpamAssassin (it needs a user template, `train --task prompt --template "
+              "... --candidates No,Yes`, which arrived after the study script).\n")
 
     verdicts, not_run, all_cmd = [], [], []
     svg_data = {}
@@ -456,7 +456,7 @@ def write(a):
             rel = os.path.relpath(path, os.path.dirname(a.out) or ".")
             md.append("![test accuracy, %s](%s)\n" % (model, rel))
 
-    md.insert(3, "## Verdict (COLA vs LoRA, paired t-test over seeds, two-sided)\n\n" + ("\n".join(verdicts) if verdicts else
+    md.insert(md.index("## How to regenerate\n"), "## Verdict (COLA vs LoRA, paired t-test over seeds, two-sided)\n\n" + ("\n".join(verdicts) if verdicts else
               "No task has both LoRA and COLA results yet.") + "\n")
     total = 0.0
     for f in glob.glob(os.path.join(runs, "*", "*", "*", "lr-*", "*", "metrics.jsonl")):

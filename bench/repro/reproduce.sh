@@ -138,7 +138,7 @@ settings() {
   local m=$1
   SAMPLE=1000,500,1000; EPOCHS=5; SEEDS="1 2 3 4 5"; LRS=$LR_GRID_PAPER; FULL_LRS=$FULL_GRID
   VARIANTS="lora cola2 cola3 full"; STEPDOWN="2 4 6 8"; MODEL_TASKS="imdb spam wic"; MAXLEN_CAP=
-  if [[ $m == tiny-opt ]]; then MODEL_TASKS="imdb wic"; fi   # no prompted template for spam; classify needs an encoder
+  if [[ $m == tiny-opt ]]; then MODEL_TASKS="imdb wic"; fi   # spam needs --task prompt with a user template: not wired yet
   if [[ $BUDGET == reduced ]]; then
     case $m in
       bert-base)   # reduced set: smaller samples, 3 seeds, 3-point LR grids, step-down ranks 2 and 8 only
