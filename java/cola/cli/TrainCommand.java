@@ -52,7 +52,7 @@ import picocli.CommandLine.Option;
                 "dataset's field names; loss = cross-entropy over the candidates' mean token log-prob), and 'lm'",
                 "(causal-LM text, {\"text\"} per line). The run folder gets config.json, metrics.jsonl, summary.txt,",
                 "loss.svg (knots marked, dev metric per epoch) and spectrum.svg (singular values of ΔW).",
-                "With no options: all-MiniLM-L6-v2 on the embedded SpamAssassin task, LoRA vs COLA (about 80 s on 2 cores).", ""})
+                "With no options: all-MiniLM-L6-v2 on the embedded SpamAssassin task, LoRA vs COLA (about a minute on 2 cores).", ""})
 class TrainCommand implements Callable<Integer> {
     // ------------------------------------------------------------------------------------------ model and data
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model folder (config.json + safetensors). Default: all-MiniLM-L6-v2 from target/minilm.")
