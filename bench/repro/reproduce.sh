@@ -10,8 +10,9 @@
 #               runs/repro-quick/, report -> docs/repro/QUICK-SMOKE.md (never docs/REPRODUCTION.md)
 #   --budget    reduced (default): MiniLM the full protocol; BERT-base and tiny-opt the reduced sets below.
 #               paper: the full protocol for every model (see docs/REPRODUCTION.md for the CPU estimate).
-#               slice: the paper's sizes and epochs for MiniLM, 3 seeds, ONE learning rate (5e-4; full FT 5e-5),
-#               step-down ranks 2 and 8 (what one session afforded; other models: 500/250/500).
+#               slice: what one session afforded: 3 seeds, step-down ranks 2 and 8; MiniLM on WiC and SpamAssassin at
+#               the paper's sizes with ONE learning rate (5e-4; full FT 5e-5); tiny-opt on IMDB at 500/250/500 with
+#               the grid {1e-3, 5e-4, 1e-4} (full FT {1e-4, 1e-5}).
 #   --dry-run   print the cola commands of the study stage without running them
 # Every option also has an environment form: QUICK=1 BUDGET=paper STAGE=study,report MODELS=minilm TASKS=wic DRY_RUN=1.
 #
@@ -151,8 +152,9 @@ settings() {
   if [[ $BUDGET == slice ]]; then
     # what one 3-hour session of the 2-core machine affords (issue 7, session 2): the paper's sizes and epochs, but
     # 3 seeds, ONE learning rate (5e-4, the middle of the paper's grid; full fine-tuning 5e-5), step-down ranks 2 and 8
-    SEEDS="1 2 3"; LRS="5e-4"; FULL_LRS="5e-5"; STEPDOWN="2 8"
-    if [[ $m != minilm ]]; then SAMPLE=500,250,500; SEEDS="1 2 3"; MAXLEN_CAP=96; fi
+    SEEDS="1 2 3"; LRS="5e-4"; FULL_LRS="5e-5"; STEPDOWN="2 8"; MODEL_TASKS="wic spam"
+    if [[ $m == tiny-opt ]]; then SAMPLE=500,250,500; LRS="1e-3 5e-4 1e-4"; FULL_LRS="1e-4 1e-5"; MAXLEN_CAP=96; MODEL_TASKS="imdb"; fi
+    if [[ $m == bert-base ]]; then SAMPLE=500,250,500; MAXLEN_CAP=64; fi
   fi
   if [[ -n $QUICK ]]; then
     SAMPLE=32,16,16; EPOCHS=1; SEEDS="1 2"; LRS="1e-3"; FULL_LRS="5e-5"; STEPDOWN="2 8"
