@@ -315,6 +315,8 @@ def write(a):
               "BERT-base TF-checkpoint import) → lm (pretrain tiny-opt unless its checkpoint exists) → study → report. "
               "Finished runs are skipped, so the same command resumes an interrupted study. The exact cola commands are "
               "listed at the end.\n")
+    if a.notes and os.path.exists(a.notes):  # the study's caveats, kept by hand next to the scripts
+        md.append(open(a.notes, encoding="utf-8").read().rstrip() + "\n")
     md.append("## Hardware\n")
     md += ["- " + l for l in hardware()]
     md.append("")
@@ -502,6 +504,7 @@ def main():
     w.add_argument("--budget", default="reduced")
     w.add_argument("--quick", action="store_true")
     w.add_argument("--command", default="bench/repro/reproduce.sh")
+    w.add_argument("--notes", default="bench/repro/CAVEATS.md", help="Markdown included before the hardware section")
     a = ap.parse_args()
     if a.cmd == "select":
         lr = select(a.variant_dir)
