@@ -118,6 +118,20 @@ def read_run(folder):
     return {"config": cfg, "epochs": epochs, "final": final, "folder": folder}
 
 
+def hosts_of(base):
+    """[(host, number of finished run folders)] under base, from the host.txt reproduce.sh writes after each run."""
+    count = {}
+    for summary in glob.glob(os.path.join(base, "*", "lr-*", "*", "summary.txt")):
+        h = os.path.join(os.path.dirname(summary), "host.txt")
+        if os.path.exists(h):
+            f = dict(kv.strip().partition("=")[::2] for kv in open(h).read().strip().split(";") if "=" in kv)
+            name = "%s, %s CPUs, %s" % (f.get("cpu", "?"), f.get("nproc", "?"), f.get("isa", "?"))
+        else:
+            name = "host not recorded"
+        count[name] = count.get(name, 0) + 1
+    return sorted(count.items(), key=lambda x: (-x[1], x[0] == "host not recorded", x[0]))
+
+
 def lr_of(dirname):
     return os.path.basename(dirname)[3:]
 
@@ -317,7 +331,7 @@ def write(a):
               "listed at the end.\n")
     if a.notes and os.path.exists(a.notes):  # the study's caveats, kept by hand next to the scripts
         md.append(open(a.notes, encoding="utf-8").read().rstrip() + "\n")
-    md.append("## Hardware\n")
+    md.append("## Hardware (the machine that wrote this report; each task table names the hosts its runs ran on)\n")
     md += ["- " + l for l in hardware()]
     md.append("")
     md.append("## Protocol actually run\n")
@@ -338,10 +352,9 @@ def write(a):
                 p["model"], p["task"], p["sample"], p["epochs"], ",".join(p["seeds"]), ", ".join(p["lrs"]),
                 ", ".join(p["full_lrs"]), ", ".join(p["variants"]), ", ".join(p["stepdown"]) or "–"))
         md.append("")
-    md.append("Not in the matrix yet: tiny-opt × SpamAssassin (it needs a user template, `train --task prompt --template "
-              "... --candidates No,Yes`, which arrived after the study script).\n")
 
     verdicts, not_run, all_cmd = [], [], []
+    pooled = {"cola2": ({}, {}), "cola3": ({}, {})}  # variant -> (COLA acc, LoRA acc) keyed by (model, task, seed)
     svg_data = {}
     models = []
     for p in plan:
@@ -383,11 +396,18 @@ def write(a):
                     ("%+.2f (n = %d)" % (100 * cmp_[1], cmp_[0])) if cmp_ else "–", fmt_p(cmp_[3]) if cmp_ else "–"))
                 svg_data[(model, task, v)] = (mean(list(acc.values())), std(list(acc.values())))
             md.append("")
+            hosts = hosts_of(base)
+            if hosts:
+                md.append("Ran on: " + "; ".join("%s (%d run folder%s)" % (h, n, "" if n == 1 else "s")
+                                                 for h, n in hosts) + ". Wall times compare only within one host.\n")
             # verdict
             if "lora" in results:
                 for v in ("cola2", "cola3"):
                     if v not in results:
                         continue
+                    for seed in set(results[v]) & set(results["lora"]):
+                        pooled[v][0][(model, task, seed)] = results[v][seed]
+                        pooled[v][1][(model, task, seed)] = results["lora"][seed]
                     c = paired_t(results[v], results["lora"])
                     if not c:
                         verdicts.append("- %s / %s, %s vs LoRA: fewer than 2 common seeds — no test." % (model, task, LABEL[v]))
@@ -458,6 +478,17 @@ def write(a):
             rel = os.path.relpath(path, os.path.dirname(a.out) or ".")
             md.append("![test accuracy, %s](%s)\n" % (model, rel))
 
+    # pooled over every (model, task, seed) pair: more power than 3-5 seeds of one task, at the price of mixing tasks
+    for v in ("cola2", "cola3"):
+        c = paired_t(*pooled[v])
+        if c and len({k[:2] for k in pooled[v][0]}) > 1:
+            n, d, t, pv = c
+            wins = sum(1 for k in pooled[v][0] if pooled[v][0][k] > pooled[v][1][k])
+            losses = sum(1 for k in pooled[v][0] if pooled[v][0][k] < pooled[v][1][k])
+            verdicts.append("- **Pooled over %d (model, task, seed) pairs** from %d tasks, %s vs LoRA: %+.2f points, "
+                            "t = %.2f, p = %s; COLA higher in %d, lower in %d, tied in %d." % (
+                                n, len({k[:2] for k in pooled[v][0]}), LABEL[v], 100 * d, t, fmt_p(pv), wins, losses,
+                                n - wins - losses))
     md.insert(md.index("## How to regenerate\n"), "## Verdict (COLA vs LoRA, paired t-test over seeds, two-sided)\n\n" + ("\n".join(verdicts) if verdicts else
               "No task has both LoRA and COLA results yet.") + "\n")
     total = 0.0
@@ -498,7 +529,7 @@ def main():
     s = sub.add_parser("select")
     s.add_argument("variant_dir")
     w = sub.add_parser("write")
-    w.add_argument("--runs", default="runs/repro")
+    w.add_argument("--runs", default="bench/repro/results")
     w.add_argument("--out", default="docs/REPRODUCTION.md")
     w.add_argument("--svg-prefix", default="docs/repro/")
     w.add_argument("--budget", default="reduced")

@@ -9,11 +9,12 @@
 #   --quick     smoke test: tiny sizes (32 train / 16 dev / 16 test, 1 epoch, seeds 1,2, one LR), runs under
 #               runs/repro-quick/, report -> docs/repro/QUICK-SMOKE.md (never docs/REPRODUCTION.md)
 #   --budget    reduced (default): MiniLM the full protocol; BERT-base and tiny-opt the reduced sets below.
-#               paper: the full protocol for every model (see docs/REPRODUCTION.md for the CPU estimate).
-#               slice: what one session afforded: 3 seeds, step-down ranks 2 and 8; MiniLM on WiC and SpamAssassin at
-#               the paper's sizes with ONE learning rate (5e-4; full FT 5e-5); tiny-opt on IMDB at 500/250/500 with
-#               the grid {1e-3, 5e-4, 1e-4} (full FT {1e-4, 1e-5}).
+#               paper: the full protocol for every model (runs under runs/repro-paper/, report
+#               docs/repro/REPRODUCTION-paper.md: its sample sizes differ, so it never shares run folders with reduced)
 #   --dry-run   print the cola commands of the study stage without running them
+# Results of the reduced budget go to bench/repro/results (committed, so the study accumulates across sessions;
+# RUNS=DIR runs elsewhere).
+# `touch bench/repro/results/PAUSE` makes the study wait after the current run until the file is removed.
 # Every option also has an environment form: QUICK=1 BUDGET=paper STAGE=study,report MODELS=minilm TASKS=wic DRY_RUN=1.
 #
 # Protocol (REFERENCE.md section 1; MeZO data protocol): per seed s, `--sample TRAIN,DEV,TEST` draws TRAIN + DEV from the
@@ -53,7 +54,7 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-[[ $BUDGET == reduced || $BUDGET == paper || $BUDGET == slice ]] || { echo "--budget must be reduced, paper or slice" >&2; exit 2; }
+[[ $BUDGET == reduced || $BUDGET == paper ]] || { echo "--budget must be reduced or paper" >&2; exit 2; }
 MODELS=${MODELS//,/ }; TASKS=${TASKS//,/ }
 has_stage() { [[ ",$STAGE," == *",$1,"* ]]; }
 
@@ -65,8 +66,11 @@ if [[ -n $QUICK ]]; then
   LM_DIR=${LM_DIR:-target/repro/tiny-opt-smoke}   # never the committed checkpoint's folder
   if [[ -f bench/repro/models/tiny-opt/model.safetensors ]]; then LM_DIR=bench/repro/models/tiny-opt; fi
 else
-  RUNS=${RUNS:-runs/repro}
-  REPORT=${REPORT:-docs/REPRODUCTION.md}
+  # The study's results are committed (bench/repro/results: config.json, metrics.jsonl, summary.txt and the log of
+  # every finished run; checkpoints and SVGs are ignored), so the study accumulates across sessions and machines and
+  # the report regenerates from them. RUNS=runs/repro (gitignored) redoes everything from scratch.
+  if [[ $BUDGET == reduced ]]; then RUNS=${RUNS:-bench/repro/results}; REPORT=${REPORT:-docs/REPRODUCTION.md}
+  else RUNS=${RUNS:-runs/repro-$BUDGET}; REPORT=${REPORT:-docs/repro/REPRODUCTION-$BUDGET.md}; fi
   SVG_PREFIX=${SVG_PREFIX:-docs/repro/}
   LM_DIR=${LM_DIR:-bench/repro/models/tiny-opt}
 fi
@@ -139,7 +143,6 @@ settings() {
   local m=$1
   SAMPLE=1000,500,1000; EPOCHS=5; SEEDS="1 2 3 4 5"; LRS=$LR_GRID_PAPER; FULL_LRS=$FULL_GRID
   VARIANTS="lora cola2 cola3 full"; STEPDOWN="2 4 6 8"; MODEL_TASKS="imdb spam wic"; MAXLEN_CAP=
-  if [[ $m == tiny-opt ]]; then MODEL_TASKS="imdb wic"; fi   # spam needs --task prompt with a user template: not wired yet
   if [[ $BUDGET == reduced ]]; then
     case $m in
       bert-base)   # reduced set: smaller samples, 3 seeds, 3-point LR grids, step-down ranks 2 and 8 only
@@ -149,13 +152,6 @@ settings() {
         SAMPLE=500,250,500; SEEDS="1 2 3"; LRS="1e-3 5e-4 1e-4"; FULL_LRS="1e-4 1e-5"; STEPDOWN="2 4 8"; MAXLEN_CAP=96 ;;
     esac
   fi
-  if [[ $BUDGET == slice ]]; then
-    # what one 3-hour session of the 2-core machine affords (issue 7, session 2): the paper's sizes and epochs, but
-    # 3 seeds, ONE learning rate (5e-4, the middle of the paper's grid; full fine-tuning 5e-5), step-down ranks 2 and 8
-    SEEDS="1 2 3"; LRS="5e-4"; FULL_LRS="5e-5"; STEPDOWN="2 8"; MODEL_TASKS="wic spam"
-    if [[ $m == tiny-opt ]]; then SAMPLE=500,250,500; LRS="1e-3 5e-4 1e-4"; FULL_LRS="1e-4 1e-5"; MAXLEN_CAP=96; MODEL_TASKS="imdb"; fi
-    if [[ $m == bert-base ]]; then SAMPLE=500,250,500; MAXLEN_CAP=64; fi
-  fi
   if [[ -n $QUICK ]]; then
     SAMPLE=32,16,16; EPOCHS=1; SEEDS="1 2"; LRS="1e-3"; FULL_LRS="5e-5"; STEPDOWN="2 8"
     if [[ $m == bert-base ]]; then SAMPLE=16,16,16; MODEL_TASKS="spam"; VARIANTS="lora cola2"; STEPDOWN=""; fi
@@ -163,13 +159,20 @@ settings() {
 }
 cap() { if [[ -n $MAXLEN_CAP && $1 -gt $MAXLEN_CAP ]]; then echo "$MAXLEN_CAP"; else echo "$1"; fi; }
 model_dir() { case $1 in minilm) echo target/minilm/hf ;; bert-base) echo target/bert-base-enc ;; tiny-opt) echo "$LM_DIR" ;; esac; }
-# task_args <model> <task>: cola options for data, task kind and max length
+# task_args <model> <task>: sets TARGS, the cola options for data, task kind and max length (an array: the spam
+# prompt template holds spaces)
+SPAM_TEMPLATE='{text}\nIs this email spam? Yes or No?\n'
 task_args() {
   local m=$1 t=$2 causal=; if [[ $m == tiny-opt ]]; then causal=1; fi
   case $t in
-    imdb) echo "--train target/data/imdb/train.jsonl --test target/data/imdb/validation.jsonl --max-length $(cap "$([[ -n $QUICK ]] && echo 64 || echo 128)") --task $([[ -n $causal ]] && echo sst2 || echo classify)" ;;
-    spam) echo "--train target/data/spam-assassin/train.jsonl --test target/data/spam-assassin/validation.jsonl --max-length $(cap "$([[ -n $QUICK ]] && echo 64 || echo 128)") --task classify" ;;
-    wic)  echo "--train java/cola/data/tasks/wordnet-wic/train.jsonl --test java/cola/data/tasks/wordnet-wic/validation.jsonl --max-length $(cap "$([[ -n $causal ]] && echo 96 || echo 64)") --task $([[ -n $causal ]] && echo wic || echo classify)" ;;
+    imdb) TARGS=(--train target/data/imdb/train.jsonl --test target/data/imdb/validation.jsonl
+                 --max-length "$(cap "$([[ -n $QUICK ]] && echo 64 || echo 128)")" --task "$([[ -n $causal ]] && echo sst2 || echo classify)") ;;
+    spam) TARGS=(--train target/data/spam-assassin/train.jsonl --test target/data/spam-assassin/validation.jsonl
+                 --max-length "$(cap "$([[ -n $QUICK ]] && echo 64 || echo 128)")")
+          if [[ -n $causal ]]; then TARGS+=(--task prompt --template "$SPAM_TEMPLATE" --candidates No,Yes)   # label 1 = spam
+          else TARGS+=(--task classify); fi ;;
+    wic)  TARGS=(--train java/cola/data/tasks/wordnet-wic/train.jsonl --test java/cola/data/tasks/wordnet-wic/validation.jsonl
+                 --max-length "$(cap "$([[ -n $causal ]] && echo 96 || echo 64)")" --task "$([[ -n $causal ]] && echo wic || echo classify)") ;;
   esac
 }
 variant_args() {
@@ -188,15 +191,29 @@ variant_args() {
 }
 lr_flag() { if [[ $1 == full ]]; then echo --full-lr; else echo --lr; fi; }
 
+# host_info: one line naming the CPU a run ran on (wall times and tokens/s are comparable only on one host)
+host_info() {
+  local cpu isa
+  cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
+  isa=$(grep -m1 -o -w -E 'avx512f|avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null | sort -u | paste -sd, -)
+  echo "cpu=${cpu:-unknown}; nproc=$(nproc); isa=${isa:-none}; finished=$(date -u +%FT%TZ); git=$(git rev-parse --short HEAD 2>/dev/null || echo none)"
+}
+
 # run_one <dir> <seeds (space separated)> <args...>: skip when done, resume when interrupted
 NRUN=0; NSKIP=0
 run_one() {
   local dir=$1 seeds=$2; shift 2
   if [[ -f $dir/summary.txt ]]; then NSKIP=$((NSKIP + 1)); return 0; fi
+  # $RUNS/PAUSE: let the machine go to other work between runs (one cola JVM at a time: OpenMP threads of two JVMs
+  # spin against each other); the study waits here until the file is removed
+  if [[ -f $RUNS/PAUSE && -z $DRY_RUN ]]; then
+    echo "[study] paused: $RUNS/PAUSE exists (remove it to go on)"
+    while [[ -f $RUNS/PAUSE ]]; do sleep 5; done
+  fi
   local resume=; if [[ -f $dir/config.json ]]; then resume=--resume; fi
   local cmd=(train "$@" --seeds "${seeds// /,}" --batch-size 8 --alpha 16 --epochs "$EPOCHS" --sample "$SAMPLE" --out "$dir" $resume)
-  if [[ -n $DRY_RUN ]]; then echo "java -jar $JAR ${cmd[*]}"; NRUN=$((NRUN + 1)); return 0; fi
-  echo "java -jar $JAR ${cmd[*]}" >> "$LOG"
+  if [[ -n $DRY_RUN ]]; then echo "java -jar $JAR ${cmd[*]@Q}"; NRUN=$((NRUN + 1)); return 0; fi
+  echo "java -jar $JAR ${cmd[*]@Q}" >> "$LOG"
   echo "[study] $dir (seeds $seeds)"
   mkdir -p "$dir"
   local t0=$SECONDS
@@ -204,36 +221,47 @@ run_one() {
     echo "  FAILED (log: $dir.log):"; tail -3 "$dir.log" | sed 's/^/    /'; return 0
   fi
   rm -f "$dir"/checkpoint-*.safetensors   # only needed to resume; full-FT checkpoints of BERT-base are > 1 GB
+  host_info > "$dir/host.txt"   # the study spans sessions and machines: wall times are only comparable per host
   echo "  done in $((SECONDS - t0)) s"
   NRUN=$((NRUN + 1))
 }
 
 # ---------------------------------------------------------------- stage: study
 if has_stage study; then
-  PLAN=$RUNS/plan.tsv
-  : > "$PLAN"
+  # plan.tsv: the budget's WHOLE plan (every model and task, whatever --models/--tasks run now), so that the report's
+  # "Not run" list stays complete while the study is run piecewise
+  if [[ -z $DRY_RUN ]]; then
+    PLAN=$RUNS/plan.tsv
+    : > "$PLAN.tmp"
+    for m in minilm bert-base tiny-opt; do
+      settings "$m"
+      for t in $MODEL_TASKS; do
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$t" "$SAMPLE" "$EPOCHS" "$SEEDS" "$LRS" "$FULL_LRS" "$VARIANTS" "$STEPDOWN" >> "$PLAN.tmp"
+      done
+    done
+    mv "$PLAN.tmp" "$PLAN"
+  fi
   for m in ${MODELS:-minilm bert-base tiny-opt}; do
     settings "$m"
     mdir=$(model_dir "$m")
     for t in $MODEL_TASKS; do
       if [[ -n $TASKS && " $TASKS " != *" $t "* ]]; then continue; fi
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$t" "$SAMPLE" "$EPOCHS" "$SEEDS" "$LRS" "$FULL_LRS" "$VARIANTS" "$STEPDOWN" >> "$PLAN"
       [[ -f $mdir/config.json ]] || { echo "[study] $m: no model at $mdir (run the models/lm stages) - skipped"; continue; }
       base=$RUNS/$m/$t
-      targs=$(task_args "$m" "$t")
+      task_args "$m" "$t"
       rest=${SEEDS#* }; if [[ $rest == "$SEEDS" ]]; then rest=; fi
       for v in $VARIANTS; do
         grid=$LRS; if [[ $v == full ]]; then grid=$FULL_LRS; fi
         # 1) the LR grid on seed 1
         for lr in $grid; do
-          run_one "$base/$v/lr-$lr/seed-1" 1 --model "$mdir" $targs $(variant_args "$v") $(lr_flag "$v") "$lr"
+          run_one "$base/$v/lr-$lr/seed-1" 1 --model "$mdir" "${TARGS[@]}" $(variant_args "$v") $(lr_flag "$v") "$lr"
         done
         if [[ -n $DRY_RUN ]]; then chosen=${grid%% *}
         elif ! chosen=$(python3 bench/repro/report.py select "$base/$v"); then echo "[study] $m/$t/$v: no finished grid run, no LR chosen"; continue; fi
         echo "[study] $m/$t/$v: LR $chosen chosen on dev (seed 1)"
         # 2) the other seeds at the chosen LR
         if [[ -n $rest ]]; then
-          run_one "$base/$v/lr-$chosen/seeds-${rest// /-}" "$rest" --model "$mdir" $targs $(variant_args "$v") $(lr_flag "$v") "$chosen"
+          run_one "$base/$v/lr-$chosen/seeds-${rest// /-}" "$rest" --model "$mdir" "${TARGS[@]}" $(variant_args "$v") $(lr_flag "$v") "$chosen"
         fi
       done
       # 3) rank step-down at cola2's chosen LR, all seeds
@@ -242,7 +270,7 @@ if has_stage study; then
         if [[ -z $lr2 ]]; then echo "[study] $m/$t: no cola2 LR yet - step-down skipped"
         else
           for r in $STEPDOWN; do
-            run_one "$base/sd-r$r/lr-$lr2/seeds-${SEEDS// /-}" "$SEEDS" --model "$mdir" $targs $(variant_args "sd-r$r") --lr "$lr2"
+            run_one "$base/sd-r$r/lr-$lr2/seeds-${SEEDS// /-}" "$SEEDS" --model "$mdir" "${TARGS[@]}" $(variant_args "sd-r$r") --lr "$lr2"
           done
         fi
       fi
