@@ -110,7 +110,7 @@ class Report(unittest.TestCase):
             pooled = [l for l in md.splitlines() if "Pooled over 6" in l]
             self.assertEqual(len(pooled), 1, md)
             self.assertIn("+1.67 points", pooled[0])
-            self.assertIn("COLA higher in 6, lower in 0, tied in 0", pooled[0])
+            self.assertIn("COLA M = 2 higher in 6, lower in 0, tied in 0", pooled[0])
             d = [0.02, 0.01, 0.03, 0.01, 0.02, 0.01]
             m = sum(d) / 6
             t = m / (math.sqrt(sum((x - m) ** 2 for x in d) / 5) / math.sqrt(6))
@@ -118,6 +118,15 @@ class Report(unittest.TestCase):
             self.assertIn("Ran on: Test CPU, 2 CPUs, avx512f (4 run folders).", md)  # wic
             self.assertIn("Ran on: Test CPU, 2 CPUs, avx512f (2 run folders); host not recorded (2 run folders).", md)
             self.assertTrue(os.path.exists(os.path.join(tmp, "fig-accuracy-minilm.svg")))
+            # the claims table: both task cells higher but neither significant on its own (wic: t = 3.46 on 2 df,
+            # p 0.074; spam: t = 4.00, p 0.057), the pooled test (t = 5.00, p 0.0041) says yes; M = 3 and step-down not run
+            claim = [l for l in md.splitlines() if l.startswith("| COLA beats LoRA")]
+            self.assertEqual(len(claim), 1, md)
+            self.assertIn("| COLA M = 2 vs LoRA (M = 1) | 2: 2 higher (0 sig.), 0 lower (0 sig.) |", claim[0])
+            self.assertIn("| +1.67 (6 pairs, 2 tasks) | %s | **yes** (significant) |" % report.fmt_p(
+                report.t_two_sided_p(t, 5)), claim[0])
+            self.assertIn("| COLA M = 3 vs LoRA (M = 1) | not measured yet |", md)
+            self.assertIn("| step-down 8→2 vs step-down 8→8 | not measured yet |", md)
 
 
 if __name__ == "__main__":
