@@ -87,7 +87,9 @@ class Report(unittest.TestCase):
             os.makedirs(runs)
             with open(os.path.join(runs, "plan.tsv"), "w") as f:
                 for task in ("wic", "spam"):
-                    f.write("minilm\t%s\t1000,500,1000\t5\t1 2 3\t1e-3\t1e-4\tlora cola2\t\n" % task)
+                    # wic also plans the per-link LR-schedule ablation for M = 2 (plan column 10)
+                    f.write("minilm\t%s\t1000,500,1000\t5\t1 2 3\t1e-3\t1e-4\tlora cola2\t\t%s\n" % (
+                        task, "2" if task == "wic" else ""))
             host = "cpu=Test CPU; nproc=2; isa=avx512f; finished=2026-01-01T00:00:00Z; git=abc"
             lora = {1: 0.50, 2: 0.55, 3: 0.60}
             cola = {"wic": {1: 0.52, 2: 0.56, 3: 0.63}, "spam": {1: 0.51, 2: 0.57, 3: 0.61}}
@@ -98,6 +100,9 @@ class Report(unittest.TestCase):
                     write_run(os.path.join(base, "seed-1"), name, {1: ([(0.6, 0.5)], acc[1])}, host)
                     write_run(os.path.join(base, "seeds-2-3"), name,
                               {s: ([(0.6, 0.5)], acc[s]) for s in (2, 3)}, host if task == "wic" else None)
+            # per-link decay on wic: 0.01 below LoRA on every seed
+            write_run(os.path.join(runs, "minilm", "wic", "cola2-pl", "lr-1e-3", "seeds-1-2-3"), "COLA",
+                      {s: ([(0.6, 0.5)], lora[s] - 0.01) for s in (1, 2, 3)}, host)
             out = os.path.join(tmp, "REPORT.md")
             args = type("A", (), dict(runs=runs, out=out, svg_prefix=os.path.join(tmp, "fig-"), budget="reduced",
                                       quick=False, command="reproduce.sh", notes=None))
@@ -115,18 +120,23 @@ class Report(unittest.TestCase):
             m = sum(d) / 6
             t = m / (math.sqrt(sum((x - m) ** 2 for x in d) / 5) / math.sqrt(6))
             self.assertIn("t = %.2f" % t, pooled[0])
-            self.assertIn("Ran on: Test CPU, 2 CPUs, avx512f (4 run folders).", md)  # wic
+            self.assertIn("Ran on: Test CPU, 2 CPUs, avx512f (5 run folders).", md)  # wic
             self.assertIn("Ran on: Test CPU, 2 CPUs, avx512f (2 run folders); host not recorded (2 run folders).", md)
             self.assertTrue(os.path.exists(os.path.join(tmp, "fig-accuracy-minilm.svg")))
             # the claims table: both task cells higher but neither significant on its own (wic: t = 3.46 on 2 df,
             # p 0.074; spam: t = 4.00, p 0.057), the pooled test (t = 5.00, p 0.0041) says yes; M = 3 and step-down not run
-            claim = [l for l in md.splitlines() if l.startswith("| COLA beats LoRA")]
+            claim = [l for l in md.splitlines() if l.startswith("| COLA beats LoRA at equal")]
             self.assertEqual(len(claim), 1, md)
             self.assertIn("| COLA M = 2 vs LoRA (M = 1) | 2: 2 higher (0 sig.), 0 lower (0 sig.) |", claim[0])
             self.assertIn("| +1.67 (6 pairs, 2 tasks) | %s | **yes** (significant) |" % report.fmt_p(
                 report.t_two_sided_p(t, 5)), claim[0])
             self.assertIn("| COLA M = 3 vs LoRA (M = 1) | not measured yet |", md)
             self.assertIn("| step-down 8→2 vs step-down 8→8 | not measured yet |", md)
+            # the schedule ablation: -1.00 vs LoRA on each seed (an exact answer, p = 0), -3.00 vs COLA M = 2 global
+            self.assertIn("| COLA M = 2, per-link decay | 3 | 54.00 ± 5.00 | 54.00 ± 5.00 | 1e-3 | -1.00 | 0 (identical differences) | -3.00 | ", md)
+            self.assertIn("| COLA M = 2, per-link decay vs LoRA (M = 1) | 1: 0 higher (0 sig.), 1 lower (1 sig.) "
+                          "| -1.00 (3 pairs, 1 task) | 0 (identical differences) | **no: the opposite**, significantly |", md)
+            self.assertNotIn("per-link decay: no finished run", md)
 
 
 if __name__ == "__main__":

@@ -45,8 +45,8 @@ class ReproScriptsTest {
         assertEquals(0, r.exit(), r.output());
         List<String> cmds = r.output().lines().filter(l -> l.startsWith("java -jar")).toList();
         // reduced set: LoRA, COLA M=2, M=3 each 3 grid LRs on seed 1 + seeds 2,3; full FT 2 grid LRs + seeds 2,3;
-        // step-down ranks 2, 4, 8 on seeds 1-3
-        assertEquals(3 * 4 + 3 + 3, cmds.size(), r.output());
+        // step-down ranks 2, 4, 8 on seeds 1-3; the per-link LR-decay ablation, M = 2 and 3 on seeds 1-3
+        assertEquals(3 * 4 + 3 + 3 + 2, cmds.size(), r.output());
         String first = cmds.get(0);
         assertTrue(first.contains("'--template' '{text}\\nIs this email spam? Yes or No?\\n' '--candidates' 'No,Yes'"), first);
         assertTrue(first.contains("'--sample' '500,250,500'") && first.contains("'--max-length' '96'"), first);
@@ -54,6 +54,8 @@ class ReproScriptsTest {
         assertTrue(cmds.stream().anyMatch(c -> c.contains("'--ranks' '8,2' '--knot-epochs' '3'")
                 && c.contains("'--seeds' '1,2,3'")), r.output());
         assertTrue(cmds.stream().anyMatch(c -> c.contains("'--method' 'full' '--full-lr' '1e-5'")), r.output());
+        assertTrue(cmds.stream().anyMatch(c -> c.contains("'--chain-length' '3' '--lr-scope' 'per-link'")
+                && c.contains("'--out' '" + runs.resolve("tiny-opt/spam/cola3-pl/lr-1e-3/seeds-1-2-3") + "'")), r.output());
         // a dry run leaves no plan and no log behind
         assertFalse(Files.exists(runs.resolve("plan.tsv")));
         assertFalse(Files.exists(runs.resolve("commands.log")));
