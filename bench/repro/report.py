@@ -301,6 +301,16 @@ def esc(s):
 
 
 # ------------------------------------------------------------------------------------------------ report
+def fixed_lr_rows(vdir):
+    """Finished seeds of a variant that runs at an LR taken from another variant (step-down, per-link decay), over
+    whatever lr-* folders it has: ({seed: final row}, [LRs])."""
+    lrs = [lr_of(d) for d in sorted(glob.glob(os.path.join(vdir, "lr-*")))]
+    rows = {}
+    for lr in lrs:
+        rows.update(collect(vdir, lr))
+    return rows, lrs
+
+
 def read_plan(runs):
     plan = []
     p = os.path.join(runs, "plan.tsv")
@@ -541,11 +551,7 @@ def write(a):
                 md.append("|---|---|---|---|---|---|---|---|---|---|")
                 for r in p["stepdown"]:
                     v = "sd-r" + r
-                    vdir = os.path.join(base, v)
-                    lrs = [lr_of(d) for d in sorted(glob.glob(os.path.join(vdir, "lr-*")))]
-                    rows = {}
-                    for lr in lrs:
-                        rows.update(collect(vdir, lr))
+                    rows, lrs = fixed_lr_rows(os.path.join(base, v))
                     if not rows:
                         md.append("| %s | 0 | not run | – | – | – | – | – | – | – |" % r)
                         not_run.append("%s / %s / step-down rank %s: no finished run" % (model, task, r))
@@ -574,11 +580,7 @@ def write(a):
                 md.append("|---|---|---|---|---|---|---|---|---|")
                 for M in p["perlink"]:
                     v = "cola%s-pl" % M
-                    vdir = os.path.join(base, v)
-                    lrs = [lr_of(d) for d in sorted(glob.glob(os.path.join(vdir, "lr-*")))]
-                    rows = {}
-                    for lr in lrs:
-                        rows.update(collect(vdir, lr))
+                    rows, lrs = fixed_lr_rows(os.path.join(base, v))
                     if not rows:
                         md.append("| %s | 0 | not run | – | – | – | – | – | – |" % LABEL[v])
                         not_run.append("%s / %s / %s: no finished run" % (model, task, LABEL[v]))
