@@ -495,6 +495,12 @@ def write(a):
                 results[v] = acc
                 g = dict((x[0], x) for x in grid(vdir))
                 devacc = g[lr][1] if lr in g else float("nan")
+                planned = p["full_lrs"] if v == "full" else p["lrs"]
+                missing = [x for x in planned if x not in g]
+                if missing:  # an LR chosen on part of the grid may still change
+                    not_run.append("%s / %s / %s: LR grid %d of %d run (LR %s provisional)" % (
+                        model, task, v, len(planned) - len(missing), len(planned), lr))
+                    lr = lr + " (provisional)"
                 fl = mean([r["flops"] for r in rows.values()]) / 1e12
                 flops[(model, task, v)] = fl * 1e12
                 sec = mean([r["seconds"] for r in rows.values()])
