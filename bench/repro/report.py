@@ -523,7 +523,8 @@ def write(a):
                         continue
                     c = paired_t(results[v], results["lora"])
                     if not c:
-                        verdicts.append("- %s / %s, %s vs LoRA: fewer than 2 common seeds — no test." % (model, task, LABEL[v]))
+                        verdicts.append("- %s / %s, %s vs LoRA: fewer than 2 common seeds — no test." % (
+                            model, TASK_LABEL.get(task, task), LABEL[v]))
                         continue
                     n, d, t, pv = c
                     if d > 0 and pv < 0.05:
