@@ -479,6 +479,7 @@ def write(a):
             md.append("| method | seeds | test accuracy % (mean ± std) | test macro-F1 % | LR (chosen on dev) | dev acc % at LR (seed 1) "
                       "| TFLOP / seed | train s / seed | rank(ΔW) | Δ acc vs LoRA (points) | paired t-test p |")
             md.append("|---|---|---|---|---|---|---|---|---|---|---|")
+            edge = []  # variants whose chosen LR is the largest or smallest of a fully-run grid
             for v in p["variants"]:
                 vdir = os.path.join(base, v)
                 lr = select(vdir)
@@ -501,6 +502,11 @@ def write(a):
                     not_run.append("%s / %s / %s: LR grid %d of %d run (LR %s provisional)" % (
                         model, task, v, len(planned) - len(missing), len(planned), lr))
                     lr = lr + " (provisional)"
+                elif len(planned) > 1 and lr in (max(planned, key=float), min(planned, key=float)):
+                    # the dev optimum may lie outside the grid: say so next to the LR, not only in a caveat
+                    top = lr == max(planned, key=float)
+                    edge.append("%s at the grid's %s (%s)" % (LABEL[v], "top" if top else "bottom", lr))
+                    lr = lr + (" (grid top)" if top else " (grid bottom)")
                 fl = mean([r["flops"] for r in rows.values()]) / 1e12
                 flops[(model, task, v)] = fl * 1e12
                 sec = mean([r["seconds"] for r in rows.values()])
@@ -512,6 +518,9 @@ def write(a):
                     ("%+.2f (n = %d)" % (100 * cmp_[1], cmp_[0])) if cmp_ else "–", fmt_p(cmp_[3]) if cmp_ else "–"))
                 svg_data[(model, task, v)] = (mean(list(acc.values())), std(list(acc.values())))
             md.append("")
+            if edge:
+                md.append("LR chosen at the edge of its grid: %s — the dev optimum may lie outside the grid the protocol "
+                          "searches, so that method may be under-tuned here.\n" % "; ".join(edge))
             hosts = hosts_of(base)
             if hosts:
                 md.append("Ran on: " + "; ".join("%s (%d run folder%s)" % (h, n, "" if n == 1 else "s")

@@ -137,6 +137,29 @@ class Report(unittest.TestCase):
             self.assertIn("| COLA M = 2, per-link decay vs LoRA (M = 1) | 1: 0 higher (0 sig.), 1 lower (1 sig.) "
                           "| -1.00 (3 pairs, 1 task) | 0 (identical differences) | **no: the opposite**, significantly |", md)
             self.assertNotIn("per-link decay: no finished run", md)
+            self.assertNotIn("edge of its grid", md)  # a one-LR grid has no edge to warn about
+
+    def test_lr_at_the_edge_of_a_fully_run_grid_is_flagged(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            runs = os.path.join(tmp, "runs")
+            os.makedirs(runs)
+            with open(os.path.join(runs, "plan.tsv"), "w") as f:
+                f.write("minilm\twic\t1000,500,1000\t5\t1\t1e-3 5e-4 1e-4\t1e-4\tlora cola2\t\t\n")
+            base = os.path.join(runs, "minilm", "wic")
+            # LoRA: the smallest LR wins on dev; COLA: the middle one wins (no flag)
+            for lr, dev in (("1e-3", 0.50), ("5e-4", 0.55), ("1e-4", 0.60)):
+                write_run(os.path.join(base, "lora", "lr-" + lr, "seed-1"), "LoRA", {1: ([(dev, 0.5)], 0.6)})
+            for lr, dev in (("1e-3", 0.50), ("5e-4", 0.65), ("1e-4", 0.60)):
+                write_run(os.path.join(base, "cola2", "lr-" + lr, "seed-1"), "COLA", {1: ([(dev, 0.5)], 0.6)})
+            out = os.path.join(tmp, "REPORT.md")
+            args = type("A", (), dict(runs=runs, out=out, svg_prefix=os.path.join(tmp, "fig-"), budget="reduced",
+                                      quick=False, command="reproduce.sh", notes=None))
+            report.write(args)
+            with open(out) as f:
+                md = f.read()
+            self.assertIn("| LoRA (M = 1) | 1 | 60.00 (n = 1) | 60.00 (n = 1) | 1e-4 (grid bottom) | 60.00 |", md)
+            self.assertIn("| COLA M = 2 | 1 | 60.00 (n = 1) | 60.00 (n = 1) | 5e-4 | 65.00 |", md)
+            self.assertIn("LR chosen at the edge of its grid: LoRA (M = 1) at the grid's bottom (1e-4) — ", md)
 
 
 if __name__ == "__main__":
