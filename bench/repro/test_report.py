@@ -33,6 +33,16 @@ def write_run(folder, method, seed_rows, host=None):
         open(os.path.join(folder, "host.txt"), "w").write(host + "\n")
 
 
+def write_report(tmp, runs):
+    """report.py write over the run folders in runs; returns the Markdown (figures go to tmp)."""
+    out = os.path.join(tmp, "REPORT.md")
+    args = type("A", (), dict(runs=runs, out=out, svg_prefix=os.path.join(tmp, "fig-"), budget="reduced",
+                              quick=False, command="reproduce.sh", notes=None))
+    report.write(args)
+    with open(out) as f:
+        return f.read()
+
+
 class Statistics(unittest.TestCase):
     def test_two_sided_t_p_values_match_tables(self):
         # scipy.stats.t.sf(|t|, df) * 2
@@ -103,12 +113,7 @@ class Report(unittest.TestCase):
             # per-link decay on wic: 0.01 below LoRA on every seed
             write_run(os.path.join(runs, "minilm", "wic", "cola2-pl", "lr-1e-3", "seeds-1-2-3"), "COLA",
                       {s: ([(0.6, 0.5)], lora[s] - 0.01) for s in (1, 2, 3)}, host)
-            out = os.path.join(tmp, "REPORT.md")
-            args = type("A", (), dict(runs=runs, out=out, svg_prefix=os.path.join(tmp, "fig-"), budget="reduced",
-                                      quick=False, command="reproduce.sh", notes=None))
-            report.write(args)
-            with open(out) as f:
-                md = f.read()
+            md = write_report(tmp, runs)
             # per task: wic differences 0.02, 0.01, 0.03 -> +2.00 points
             self.assertIn("minilm / WordNet WiC-style, COLA M = 2 vs LoRA: +2.00 points over 3 seeds", md)
             # pooled: the six differences 2,1,3,1,2,1 points -> mean 1.67, all six COLA wins
@@ -151,12 +156,7 @@ class Report(unittest.TestCase):
                 write_run(os.path.join(base, "lora", "lr-" + lr, "seed-1"), "LoRA", {1: ([(dev, 0.5)], 0.6)})
             for lr, dev in (("1e-3", 0.50), ("5e-4", 0.65), ("1e-4", 0.60)):
                 write_run(os.path.join(base, "cola2", "lr-" + lr, "seed-1"), "COLA", {1: ([(dev, 0.5)], 0.6)})
-            out = os.path.join(tmp, "REPORT.md")
-            args = type("A", (), dict(runs=runs, out=out, svg_prefix=os.path.join(tmp, "fig-"), budget="reduced",
-                                      quick=False, command="reproduce.sh", notes=None))
-            report.write(args)
-            with open(out) as f:
-                md = f.read()
+            md = write_report(tmp, runs)
             self.assertIn("| LoRA (M = 1) | 1 | 60.00 (n = 1) | 60.00 (n = 1) | 1e-4 (grid bottom) | 60.00 |", md)
             self.assertIn("| COLA M = 2 | 1 | 60.00 (n = 1) | 60.00 (n = 1) | 5e-4 | 65.00 |", md)
             self.assertIn("LR chosen at the edge of its grid: LoRA (M = 1) at the grid's bottom (1e-4) — ", md)
