@@ -120,7 +120,8 @@ class Report(unittest.TestCase):
             pooled = [l for l in md.splitlines() if "Pooled over 6" in l]
             self.assertEqual(len(pooled), 1, md)
             self.assertIn("+1.67 points", pooled[0])
-            self.assertIn("COLA M = 2 higher in 6, lower in 0, tied in 0", pooled[0])
+            self.assertIn("COLA M = 2 higher in 6, lower in 0, tied in 0; cell level (one mean per task cell, 2 cells): "
+                          "+1.67 points, p = %s." % report.fmt_p(report.t_two_sided_p(5.0, 1)), pooled[0])
             d = [0.02, 0.01, 0.03, 0.01, 0.02, 0.01]
             m = sum(d) / 6
             t = m / (math.sqrt(sum((x - m) ** 2 for x in d) / 5) / math.sqrt(6))
@@ -133,14 +134,18 @@ class Report(unittest.TestCase):
             claim = [l for l in md.splitlines() if l.startswith("| COLA beats LoRA at equal")]
             self.assertEqual(len(claim), 1, md)
             self.assertIn("| COLA M = 2 vs LoRA (M = 1) | 2: 2 higher (0 sig.), 0 lower (0 sig.) |", claim[0])
-            self.assertIn("| +1.67 (6 pairs, 2 tasks) | %s | **yes** (significant) |" % report.fmt_p(
-                report.t_two_sided_p(t, 5)), claim[0])
+            # cell level: the cell means +2.00 and +1.33 -> +1.67, t = 5.00 on 1 df, p 0.126: two cells are not enough,
+            # and the verdict says so
+            self.assertIn("| +1.67 (6 pairs, 2 tasks) | %s | +1.67, p = %s | **yes** (significant) in the pooled test, not at cell level |" % (
+                report.fmt_p(report.t_two_sided_p(t, 5)), report.fmt_p(report.t_two_sided_p(5.0, 1))), claim[0])
+            self.assertAlmostEqual(report.t_two_sided_p(5.0, 1), 0.1257, places=4)
             self.assertIn("| COLA M = 3 vs LoRA (M = 1) | not measured yet |", md)
             self.assertIn("| step-down 8→2 vs step-down 8→8 | not measured yet |", md)
             # the schedule ablation: -1.00 vs LoRA on each seed (an exact answer, p = 0), -3.00 vs COLA M = 2 global
             self.assertIn("| COLA M = 2, per-link decay | 3 | 54.00 ± 5.00 | 54.00 ± 5.00 | 1e-3 | -1.00 | 0 (identical differences) | -3.00 | ", md)
             self.assertIn("| COLA M = 2, per-link decay vs LoRA (M = 1) | 1: 0 higher (0 sig.), 1 lower (1 sig.) "
-                          "| -1.00 (3 pairs, 1 task) | 0 (identical differences) | **no: the opposite**, significantly |", md)
+                          "| -1.00 (3 pairs, 1 task) | 0 (identical differences) | – (one cell) "
+                          "| **no: the opposite**, significantly |", md)
             self.assertNotIn("per-link decay: no finished run", md)
             self.assertNotIn("edge of its grid", md)  # a one-LR grid has no edge to warn about
 
