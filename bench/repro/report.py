@@ -325,10 +325,12 @@ def read_plan(runs):
 
 
 def pooled_pairs(allres, va, vb):
-    """Every (model, task, seed) that ran both variants: ({key: acc of va}, {key: acc of vb}, number of tasks)."""
+    """Every (model, task, seed) that ran both variants: ({key: acc of va}, {key: acc of vb}, number of tasks).
+    Only cells with at least 2 common seeds count — the cells the per-task and cell-level tests use: a cell still
+    in progress would otherwise enter with its seed 1 alone, the seed its LRs were chosen on."""
     a, b = {}, {}
     for (model, task), res in allres.items():
-        if va in res and vb in res:
+        if va in res and vb in res and len(set(res[va]) & set(res[vb])) >= 2:
             for seed in set(res[va]) & set(res[vb]):
                 a[(model, task, seed)] = res[va][seed]
                 b[(model, task, seed)] = res[vb][seed]

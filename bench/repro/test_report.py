@@ -148,6 +148,10 @@ class Report(unittest.TestCase):
                           "| **no: the opposite**, significantly |", md)
             self.assertNotIn("per-link decay: no finished run", md)
             self.assertNotIn("edge of its grid", md)  # a one-LR grid has no edge to warn about
+            # a cell with one common seed (still running) stays out of the pooled test, as out of the cell-level one
+            a, b, ntask = report.pooled_pairs({("m", "x"): {"lora": {1: 0.5, 2: 0.6}, "cola2": {1: 0.6, 2: 0.6}},
+                                               ("m", "y"): {"lora": {1: 0.5}, "cola2": {1: 0.9}}}, "cola2", "lora")
+            self.assertEqual((sorted(a), ntask), ([("m", "x", 1), ("m", "x", 2)], 1))
 
     def test_lr_at_the_edge_of_a_fully_run_grid_is_flagged(self):
         with tempfile.TemporaryDirectory() as tmp:
