@@ -2,6 +2,14 @@
 """End-to-end LoRA training-step throughput, PyTorch side, and the random full-size models both sides load.
 
   OMP_NUM_THREADS=2 OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/peer/torch_model.py --family opt --dir /tmp/cola-models
+  OMP_NUM_THREADS=2 OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/peer/torch_model.py --family opt --dtype bf16
+  OMP_NUM_THREADS=2 OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/peer/torch_model.py --family llama \
+      --model /tmp/cola-models/tinyllama-shape --batch 4 --dtype bf16
+
+--dtype bf16 is what PyTorch users run on a bf16 checkpoint: the frozen weights held in bf16 (a BF16 file is read as
+bf16, never widened), the forward under torch.autocast("cpu", dtype=torch.bfloat16), the loss in fp32, LoRA leaves and
+AdamW in fp32, flush-denormal on. --family llama reads an existing Llama-architecture folder (--model, e.g. one that
+`cola init --family llama --dtype bf16` wrote).
 
 Creates (once) a random OPT-125m-shaped (12 layers, hidden 768, ffn 3072, vocab 50272) or BERT-base-shaped
 (BertForSequenceClassification, 2 labels) HF folder under --dir, then times one LoRA training step — forward, loss,
@@ -57,6 +65,11 @@ class FastCtx(mg.Ctx):
     def ln(self, x, path, eps):
         return torch.nn.functional.layer_norm(x, x.shape[-1:], self.P[path + ".weight"], self.P[path + ".bias"], eps)
 
+    def rms(self, x, path, eps):  # LlamaRMSNorm: statistics in fp32, the result back in the input dtype
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+        return self.P[path + ".weight"] * h.to(x.dtype)
+
     def attend(self, q, k, v, allowed, scale):
         s = (q @ k.transpose(-1, -2)) * scale
         s = s.masked_fill(~allowed, float("-inf"))
@@ -78,9 +91,41 @@ def make_folder(family, root):
     return path, cfg
 
 
+def read_folder(path, keep_bf16):
+    """config.json + model.safetensors as torch tensors, one tensor at a time (no whole-file copy): BF16 stays bf16
+    when keep_bf16, else everything is widened to fp32."""
+    import struct
+    with open(os.path.join(path, "config.json")) as f:
+        cfg = json.load(f)
+    P = {}
+    with open(os.path.join(path, "model.safetensors"), "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        h = json.loads(f.read(n))
+        base = 8 + n
+        for k, v in h.items():
+            if k == "__metadata__":
+                continue
+            b, e = v["data_offsets"]
+            f.seek(base + b)
+            raw = bytearray(f.read(e - b))
+            if v["dtype"] == "F32":
+                t = torch.frombuffer(raw, dtype=torch.float32)
+            elif v["dtype"] == "BF16":
+                t = torch.frombuffer(raw, dtype=torch.bfloat16)
+            else:
+                raise SystemExit(f"{k}: dtype {v['dtype']} not handled by the peer")
+            t = t.reshape(v["shape"])
+            P[k] = t.to(torch.bfloat16 if keep_bf16 else torch.float32).clone()
+            del raw
+    return cfg, P
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--family", choices=["opt", "bert"], default="opt")
+    ap.add_argument("--family", choices=["opt", "bert", "llama"], default="opt")
+    ap.add_argument("--model", help="an existing HF folder (required for --family llama)")
+    ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: frozen weights in bf16 and the forward under CPU autocast (fp32 LoRA leaves and AdamW)")
     ap.add_argument("--dir", default="/tmp/cola-models")
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--batch", type=int, default=8)
@@ -93,20 +138,35 @@ def main():
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     if a.flush_denormal:
         torch.set_flush_denormal(True)
-    path, cfg = make_folder(a.family, a.dir)
-    if a.make_only:
-        return
-    P, _ = mg.read_safetensors(os.path.join(path, "model.safetensors"))
-    P = {k: torch.tensor(v.copy(), dtype=torch.float32) for k, v in P.items()}
+    bf16 = a.dtype == "bf16"
+    if bf16:
+        torch.set_flush_denormal(True)
+    if a.family == "llama":
+        if not a.model:
+            raise SystemExit("--family llama needs --model DIR (e.g. from cola init --family llama --dtype bf16)")
+        path = a.model
+        cfg, P = read_folder(path, bf16)
+        cfg.setdefault("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
+    else:
+        path, cfg = make_folder(a.family, a.dir)
+        if a.make_only:
+            return
+        cfg, P = read_folder(path, False)
+        if bf16:  # the frozen matrices in bf16, as PyTorch users load a bf16 checkpoint; norms and biases too
+            P = {k: v.to(torch.bfloat16) for k, v in P.items()}
     H, L = cfg["hidden_size"], cfg["num_hidden_layers"]
     lora = mg.Lora(8, 16)
     g = torch.Generator().manual_seed(1)
-    targets = ("self_attn.q_proj", "self_attn.v_proj") if a.family == "opt" else ("attention.self.query", "attention.self.value")
-    prefix = "model.decoder.layers" if a.family == "opt" else "bert.encoder.layer"
+    causal = a.family in ("opt", "llama")
+    targets = ("self_attn.q_proj", "self_attn.v_proj") if causal else ("attention.self.query", "attention.self.value")
+    prefix = {"opt": "model.decoder.layers", "llama": "model.layers", "bert": "bert.encoder.layer"}[a.family]
     for i in range(L):
         for t in targets:
+            out = H
+            if a.family == "llama" and t.endswith("v_proj"):
+                out = cfg["num_key_value_heads"] * cfg["head_dim"]
             A = torch.empty(8, H).uniform_(-1 / math.sqrt(H), 1 / math.sqrt(H), generator=g)
-            lora.mods[f"{prefix}.{i}.{t}"] = [A, torch.zeros(H, 8)]
+            lora.mods[f"{prefix}.{i}.{t}"] = [A, torch.zeros(out, 8)]
     leaves = {k: v.clone().float().requires_grad_(True) for k, v in lora.peft_tensors().items()}
     opt = torch.optim.AdamW(list(leaves.values()), lr=1e-4, foreach=False)
     B, T = a.batch, a.seq
@@ -115,12 +175,14 @@ def main():
     inp = {"input_ids": ids, "attention_mask": am, "token_type_ids": torch.zeros(B, T, dtype=torch.long)}
     labels = torch.randint(0, 2, (B,), generator=g)
 
+    fwd = {"opt": mg.opt_forward, "llama": mg.llama_forward, "bert": mg.bert_cls_forward}[a.family]
+
     def step():
         c = FastCtx(P, lora, leaves)
-        if a.family == "opt":
-            loss = mg.causal_lm_loss(mg.opt_forward(c, cfg, inp), ids)
-        else:
-            loss = mg.cls_loss(mg.bert_cls_forward(c, cfg, inp), labels)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = fwd(c, cfg, inp)
+        out = out.float()  # the loss in fp32
+        loss = mg.causal_lm_loss(out, ids) if causal else mg.cls_loss(out, labels)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -133,7 +195,7 @@ def main():
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"torch {torch.__version__} {a.family} B{B}xT{T} LoRA r8 q,v fp32{' flush-denormal' if a.flush_denormal else ''}: median step {med * 1e3:.1f} ms, "
+    print(f"torch {torch.__version__} {a.family} B{B}xT{T} LoRA r8 q,v {a.dtype}{' flush-denormal' if a.flush_denormal or bf16 else ''}: median step {med * 1e3:.1f} ms, "
           f"{B * T / med:.0f} tokens/s, peak RSS {rss:.0f} MB, threads {torch.get_num_threads()}")
 
 

@@ -125,6 +125,9 @@ int cola_cuda_add_forward(float* out, const float* a, const float* b, int64_t n,
 int cola_cuda_embedding_forward(float* out, const int32_t* ids, const float* table, int64_t N, int64_t V, int64_t C,
                                 void* stream);
 /* Deterministic: each thread owns one column and adds the rows n = 0..N-1 in order (no atomics). */
+/* The same from a frozen bf16 table, widened to f32. */
+int cola_cuda_embedding_bf16_forward(float* out, const int32_t* ids, const uint16_t* table, int64_t N, int64_t V,
+                                     int64_t C, void* stream);
 int cola_cuda_embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t N, int64_t V,
                                  int64_t C, void* stream);
 

@@ -29,6 +29,20 @@ __global__ void embedding_fwd(float* out, const int32_t* ids, const float* table
     }
 }
 
+// A frozen bf16 table (kept as stored): rows widened to f32 (bf16 is the top half of an f32).
+__global__ void embedding_bf16_fwd(float* out, const int32_t* ids, const uint16_t* table, int64_t N, int64_t V,
+                                   int64_t C) {
+    const int64_t n = blockIdx.x;
+    const int32_t id = ids[n];
+    float* o = out + n * C;
+    if (id < 0 || (int64_t)id >= V) {
+        for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = __int_as_float(0x7fc00000);
+        return;
+    }
+    const uint16_t* t = table + (int64_t)id * C;
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = __int_as_float((int)((uint32_t)t[c] << 16));
+}
+
 __global__ void embedding_bwd(float* dtable, const float* dout, const int32_t* ids, int64_t N, int64_t V, int64_t C) {
     const int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
@@ -51,6 +65,13 @@ int cola_cuda_embedding_forward(float* out, const int32_t* ids, const float* tab
     if (N == 0 || C == 0) return 0;
     const bool vec = C % 4 == 0 && aligned16(out) && aligned16(table);
     embedding_fwd<<<(unsigned)N, 128, 0, as_stream(stream)>>>(out, ids, table, N, V, C, vec);
+    return launch_status();
+}
+int cola_cuda_embedding_bf16_forward(float* out, const int32_t* ids, const uint16_t* table, int64_t N, int64_t V,
+                                     int64_t C, void* stream) {
+    if (N < 0 || V < 0 || C < 0 || N > 0x7fffffff) return kErrArg;
+    if (N == 0 || C == 0) return 0;
+    embedding_bf16_fwd<<<(unsigned)N, 128, 0, as_stream(stream)>>>(out, ids, table, N, V, C);
     return launch_status();
 }
 int cola_cuda_embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t N, int64_t V,

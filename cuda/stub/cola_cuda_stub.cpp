@@ -43,6 +43,7 @@ int cola_cuda_swiglu_forward(float*, const float*, const float*, int64_t, void*)
 int cola_cuda_swiglu_backward(float*, float*, const float*, const float*, const float*, int64_t, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_add_forward(float*, const float*, const float*, int64_t, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_embedding_forward(float*, const int32_t*, const float*, int64_t, int64_t, int64_t, void*) { return COLA_CUDA_ERR_STUB; }
+int cola_cuda_embedding_bf16_forward(float*, const int32_t*, const uint16_t*, int64_t, int64_t, int64_t, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_embedding_backward(float*, const float*, const int32_t*, int64_t, int64_t, int64_t, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_rope_forward(float*, const float*, const int32_t*, int64_t, int64_t, int64_t, float, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_rope_backward(float*, const float*, const int32_t*, int64_t, int64_t, int64_t, float, void*) { return COLA_CUDA_ERR_STUB; }

@@ -38,6 +38,7 @@ enum {
 const char* cola_cpu_version(void);
 const char* cola_cpu_isa(void);           /* "avx512" | "avx2" | "scalar": what the dispatched kernels run */
 const char* cola_cpu_gemm_library(void);  /* e.g. "oneDNN 3.11.0" */
+const char* cola_cpu_bf16_units(void);    /* "amx" | "avx512_bf16" | "" (none: bf16 GEMMs would be emulated, slowly) */
 int cola_cpu_max_threads(void);
 void cola_cpu_set_num_threads(int n);
 const char* cola_error_string(int code);
@@ -55,6 +56,13 @@ int cola_gemm_batched_f32(int64_t batch, int trans_a, int trans_b, int64_t M, in
                           const float* A, int64_t lda, int64_t sA, const float* B, int64_t ldb, int64_t sB,
                           float beta, float* C, int64_t ldc, int64_t sC);
 
+/* bf16 A, B and f32 C: C[M,N] = op(A)·op(B) + beta·C with fp32 accumulation (oneDNN matmul primitive: AMX or
+ * AVX512_BF16), beta 0 or 1. Primitives are created once per shape and cached (at most 512 shapes; others run uncached). */
+int cola_gemm_bf16(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda,
+                   const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc);
+/* How many bf16 matmul primitives are cached (for tests and benchmarks). */
+int64_t cola_gemm_bf16_cached_primitives(void);
+
 /* ------------------------------------------------------------------ linear (linear.cpp) */
 /* out[M,N] = inp[M,K]·weight[N,K]ᵀ + bias[N] (bias may be NULL). */
 int cola_matmul_forward(float* out, const float* inp, const float* weight, const float* bias,
@@ -62,6 +70,13 @@ int cola_matmul_forward(float* out, const float* inp, const float* weight, const
 /* dinp[M,K] += dout·weight; dweight[N,K] += doutᵀ·inp; dbias[N] += Σ_m dout (each may be NULL). */
 int cola_matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                          const float* weight, int64_t M, int64_t K, int64_t N);
+
+/* The same with a bf16 weight[N,K] (frozen, as stored): inp (and dout) are rounded to bf16 for the GEMMs, which
+ * accumulate in fp32; out, dinp, dweight, dbias and bias are f32. */
+int cola_matmul_bf16w_forward(float* out, const float* inp, const uint16_t* weight, const float* bias,
+                              int64_t M, int64_t K, int64_t N);
+int cola_matmul_bf16w_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                               const uint16_t* weight, int64_t M, int64_t K, int64_t N);
 
 /* ------------------------------------------------------------------ LoRA (lora.cpp) */
 /* Fused LoRA linear:  u[M,r] = drop(x)[M,K]·A[r,K]ᵀ ;  y[M,N] = x·W[N,K]ᵀ + b[N] + s·u·B[N,r]ᵀ.
@@ -78,6 +93,16 @@ int cola_lora_linear_backward(float* dx, float* dW, float* db, float* dA, float*
                               const float* x, const float* u, const float* W, const float* A, const float* B, float s,
                               float p, uint64_t seed, int64_t M, int64_t K, int64_t N, int64_t r);
 
+/* The same two with a bf16 W (frozen, as stored): the base product is a bf16 GEMM (fp32 accumulation) and the
+ * low-rank path stays fp32 and unfused — W + s·B·A cannot be rounded to bf16 without losing the adapter. */
+int cola_lora_linear_forward_bf16w(float* y, float* u, const float* x, const uint16_t* W, const float* b,
+                                   const float* A, const float* B, float s, float p, uint64_t seed, int64_t M,
+                                   int64_t K, int64_t N, int64_t r);
+int cola_lora_linear_backward_bf16w(float* dx, float* dW, float* db, float* dA, float* dB, float* v,
+                                    const float* dy, const float* x, const float* u, const uint16_t* W,
+                                    const float* A, const float* B, float s, float p, uint64_t seed, int64_t M,
+                                    int64_t K, int64_t N, int64_t r);
+
 /* ------------------------------------------------------------------ merge (merge.cpp) */
 /* Tie a knot: W[N,K] += s·B[N,r]·A[r,K], accumulated in fp32. Before writing anything it checks that s, A and B are
  * finite and that no element of the delta can overflow; otherwise returns COLA_ERR_NONFINITE with W untouched. */
@@ -86,6 +111,13 @@ int cola_merge_f32(float* W, const float* A, const float* B, float s, int64_t N,
  * *unchanged (may be NULL) receives how many elements with a non-zero delta kept their bf16 value (lost updates). */
 int cola_merge_bf16(uint16_t* W, const float* A, const float* B, float s, int64_t N, int64_t K, int64_t r,
                     int rounding, uint64_t seed, int64_t* unchanged);
+/* The general bf16 knot. R[N,K] (f32, may be NULL) is an error-compensation residual: x = f32(w) + R + delta,
+ * w ← round(x), R ← x − f32(w), so what rounding dropped is folded into the next knot (and the export: W + R is the
+ * exact merged weight). stats (may be NULL) receives, over the elements, {Σ d², Σ (ΔW − d)², Σ (ΔW + ΔR − d)²} for
+ * this knot's delta d: √(stats[1]/stats[0]) is the fraction of ‖ΔW‖ the bf16 weights alone missed, √(stats[2]/stats[0])
+ * what was lost for good. The same refusal rules as cola_merge_f32. */
+int cola_merge_bf16_ex(uint16_t* W, float* R, const float* A, const float* B, float s, int64_t N, int64_t K,
+                       int64_t r, int rounding, uint64_t seed, double* stats, int64_t* unchanged);
 
 /* ------------------------------------------------------------------ norms (norm.cpp) */
 /* out[N,C] = (inp - mean)·rstd·weight[C] + bias[C]; saves mean[N], rstd[N]. weight/bias may be NULL (no affine). */
@@ -116,6 +148,9 @@ int cola_add_forward(float* out, const float* a, const float* b, int64_t n);
 /* ------------------------------------------------------------------ embedding (embedding.cpp) */
 /* out[N,C] = table[ids[n], :]; returns COLA_ERR_INDEX (writing nothing) if an id is outside [0, V). */
 int cola_embedding_forward(float* out, const int32_t* ids, const float* table, int64_t N, int64_t V, int64_t C);
+/* The same from a bf16 table (frozen, as stored), widened to f32. */
+int cola_embedding_bf16_forward(float* out, const int32_t* ids, const uint16_t* table, int64_t N, int64_t V,
+                                int64_t C);
 /* dtable[ids[n], :] += dout[n, :]; deterministic (rows are owned by one thread each). */
 int cola_embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t N, int64_t V, int64_t C);
 

@@ -40,9 +40,32 @@ static bool ids_in_range(const int32_t* ids, int64_t N, int64_t V) {
     return ok;
 }
 
+// bf16 table (a frozen embedding kept in the checkpoint's dtype): out rows are widened to f32 on the way.
+COLA_WORKER void gather_rows_bf16(float* out, const int32_t* ids, const uint16_t* table, int64_t n0, int64_t n1,
+                                  int64_t C) {
+    for (int64_t n = n0; n < n1; n++) {
+        const uint16_t* __restrict src = table + (int64_t)ids[n] * C;
+        float* __restrict dst = out + n * C;
+        for (int64_t c = 0; c < C; c++) dst[c] = cola::bf16_to_f32(src[c]);
+    }
+}
+
 }  // namespace
 
 extern "C" {
+
+int cola_embedding_bf16_forward(float* out, const int32_t* ids, const uint16_t* table, int64_t N, int64_t V,
+                                int64_t C) {
+    if (N < 0 || V < 0 || C < 0) return COLA_ERR_ARG;
+    if (!ids_in_range(ids, N, V)) return COLA_ERR_INDEX;
+    if (C == 0) return COLA_OK;
+#pragma omp parallel
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        gather_rows_bf16(out, ids, table, N * t / nt, N * (t + 1) / nt, C);
+    }
+    return COLA_OK;
+}
 
 int cola_embedding_forward(float* out, const int32_t* ids, const float* table, int64_t N, int64_t V, int64_t C) {
     if (N < 0 || V < 0 || C < 0) return COLA_ERR_ARG;

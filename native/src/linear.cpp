@@ -54,3 +54,67 @@ int cola_matmul_backward(float* dinp, float* dweight, float* dbias, const float*
 }
 
 }  // extern "C"
+
+// ------------------------------------------------------------------ bf16 weights
+// The frozen weight stays in the checkpoint's bf16; the activation operand is rounded to bf16 (nearest even) into a
+// per-thread scratch and the GEMM accumulates in fp32 (oneDNN matmul: AMX / AVX512_BF16). This is what PyTorch's
+// CPU autocast does to a Linear; everything else around it (bias, LoRA path, norms, loss) stays fp32.
+#include <vector>
+
+namespace {
+
+thread_local std::vector<uint16_t> tl_act16;   // [M,K] or [M,N] activations rounded to bf16
+thread_local std::vector<uint16_t> tl_act16b;  // a second operand (dweight's input) when both are needed
+
+const uint16_t* to_bf16(std::vector<uint16_t>& buf, const float* x, int64_t n, int* st) {
+    if (buf.size() < (size_t)n) buf.resize((size_t)n);
+    *st = cola_f32_to_bf16(buf.data(), x, n);
+    return buf.data();
+}
+
+}  // namespace
+
+extern "C" {
+
+int cola_matmul_bf16w_forward(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t M,
+                              int64_t K, int64_t N) {
+    if (M < 0 || K < 0 || N < 0) return COLA_ERR_ARG;
+    if (M == 0 || N == 0) return COLA_OK;
+    int st = COLA_OK;
+    const uint16_t* x16 = to_bf16(tl_act16, inp, M * K, &st);
+    if (st != COLA_OK) return st;
+    float beta = 0.0f;
+    if (bias) {
+#pragma omp parallel
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            int64_t m0 = M * t / nt, m1 = M * (t + 1) / nt;
+            broadcast_rows(out + m0 * N, bias, m1 - m0, N);
+        }
+        beta = 1.0f;
+    }
+    return cola_gemm_bf16(0, 1, M, N, K, x16, K, weight, K, beta, out, N);
+}
+
+int cola_matmul_bf16w_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                               const uint16_t* weight, int64_t M, int64_t K, int64_t N) {
+    if (M < 0 || K < 0 || N < 0) return COLA_ERR_ARG;
+    if (M == 0 || N == 0) return COLA_OK;
+    int st = COLA_OK;
+    const uint16_t* dy16 = (dinp || dweight) ? to_bf16(tl_act16, dout, M * N, &st) : nullptr;
+    if (st == COLA_OK && dinp) st = cola_gemm_bf16(0, 0, M, K, N, dy16, N, weight, K, 1.0f, dinp, K);  // [M,N]·[N,K]
+    if (st == COLA_OK && dweight) {
+        const uint16_t* x16 = to_bf16(tl_act16b, inp, M * K, &st);
+        if (st == COLA_OK) st = cola_gemm_bf16(1, 0, N, K, M, dy16, N, x16, K, 1.0f, dweight, K);  // [N,M]·[M,K]
+    }
+    if (st == COLA_OK && dbias) {
+#pragma omp parallel
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            add_column_sums(dbias, dout, M, N, N * t / nt, N * (t + 1) / nt);
+        }
+    }
+    return st;
+}
+
+}  // extern "C"

@@ -118,10 +118,36 @@ void backward_rows(float* dAt, float* dBt, float* v, float* dx, const float* dy,
 
 thread_local std::vector<float> tl_u;  // [M,r] u recomputed in backward when forward did not keep it
 
+// The frozen base weight of a LoRA layer: f32, or bf16 (the checkpoint's dtype, kept as stored). With bf16 the W_eff
+// fusion does not apply: s·B·A is typically far below half an ulp of W in bf16, so W + s·B·A rounded to bf16 would
+// drop the adapter. The bf16 path is PEFT's unfused form instead: y = x·Wᵀ (bf16 GEMM, fp32 accumulation) + s·u·Bᵀ
+// with the low-rank product in fp32 (two skinny GEMMs; r·(K+N) FLOPs per row against the base's K·N).
+struct BaseW {
+    const float* f32;
+    const uint16_t* bf16;
+};
+
+int base_forward(float* y, const float* x, BaseW W, const float* b, int64_t M, int64_t K, int64_t N) {
+    return W.bf16 ? cola_matmul_bf16w_forward(y, x, W.bf16, b, M, K, N) : cola_matmul_forward(y, x, W.f32, b, M, K, N);
+}
+
+// dx += dy·W.
+int base_dx(float* dx, const float* dy, BaseW W, int64_t M, int64_t K, int64_t N) {
+    return W.bf16 ? cola_matmul_bf16w_backward(dx, nullptr, nullptr, dy, nullptr, W.bf16, M, K, N)
+                  : cola_gemm_f32(0, 0, M, K, N, 1.0f, dy, N, W.f32, K, 1.0f, dx, K);
+}
+
+// Full fine-tuning: dW += dyᵀ·x, db += Σ dy.
+int base_dwdb(float* dW, float* db, const float* dy, const float* x, BaseW W, int64_t M, int64_t K, int64_t N) {
+    return W.bf16 ? cola_matmul_bf16w_backward(nullptr, dW, db, dy, x, W.bf16, M, K, N)
+                  : cola_matmul_backward(nullptr, dW, db, dy, x, W.f32, M, K, N);
+}
+
 // Backward without dropout, as GEMMs (skinny ones run near bandwidth in oneDNN):
-//   v = dy·B;  u = x·Aᵀ (if not saved);  dB += s·dyᵀ·u;  dA += s·vᵀ·x;  dx += dy·W_eff (one GEMM for both paths).
+//   v = dy·B;  u = x·Aᵀ (if not saved);  dB += s·dyᵀ·u;  dA += s·vᵀ·x;
+//   f32 W: dx += dy·W_eff (one GEMM for both paths);  bf16 W: dx += dy·W (bf16 GEMM) + s·v·A.
 int lora_backward_gemms(float* dx, float* dW, float* db, float* dA, float* dB, float* v, const float* dy,
-                        const float* x, const float* u, const float* W, const float* A, const float* B, float s,
+                        const float* x, const float* u, BaseW W, const float* A, const float* B, float s,
                         int64_t M, int64_t K, int64_t N, int64_t r) {
     int st = cola_gemm_f32(0, 0, M, r, N, 1.0f, dy, N, B, r, 0.0f, v, r);
     if (st == COLA_OK && !u) {
@@ -132,31 +158,38 @@ int lora_backward_gemms(float* dx, float* dW, float* db, float* dA, float* dB, f
     if (st == COLA_OK) st = cola_gemm_f32(1, 0, N, r, M, s, dy, N, u, r, 1.0f, dB, r);
     if (st == COLA_OK) st = cola_gemm_f32(1, 0, r, K, M, s, v, r, x, K, 1.0f, dA, K);
     if (st == COLA_OK && dx) {
-        float* weff = grow(tl_weff, (size_t)(N * K));
-        build_weff(weff, W, A, B, s, N, K, r);
-        st = cola_gemm_f32(0, 0, M, K, N, 1.0f, dy, N, weff, K, 1.0f, dx, K);
+        if (W.bf16) {
+            st = base_dx(dx, dy, W, M, K, N);
+            if (st == COLA_OK) st = cola_gemm_f32(0, 0, M, K, r, s, v, r, A, K, 1.0f, dx, K);
+        } else {
+            float* weff = grow(tl_weff, (size_t)(N * K));
+            build_weff(weff, W.f32, A, B, s, N, K, r);
+            st = cola_gemm_f32(0, 0, M, K, N, 1.0f, dy, N, weff, K, 1.0f, dx, K);
+        }
     }
-    if (st == COLA_OK && (dW || db)) st = cola_matmul_backward(nullptr, dW, db, dy, x, W, M, K, N);
+    if (st == COLA_OK && (dW || db)) st = base_dwdb(dW, db, dy, x, W, M, K, N);
     return st;
 }
 
-}  // namespace
-
-extern "C" {
-
-int cola_lora_linear_forward(float* y, float* u, const float* x, const float* W, const float* b, const float* A,
-                             const float* B, float s, float p, uint64_t seed, int64_t M, int64_t K, int64_t N,
-                             int64_t r) {
+int lora_forward(float* y, float* u, const float* x, BaseW W, const float* b, const float* A, const float* B, float s,
+                 float p, uint64_t seed, int64_t M, int64_t K, int64_t N, int64_t r) {
     if (M < 0 || K < 0 || N < 0 || r < 0 || !(p >= 0.0f && p < 1.0f)) return COLA_ERR_ARG;
-    if (p == 0.0f) {
+    if (p == 0.0f && !W.bf16) {
         float* weff = grow(tl_weff, (size_t)(N * K));
-        build_weff(weff, W, A, B, s, N, K, r);
+        build_weff(weff, W.f32, A, B, s, N, K, r);
         int st = cola_matmul_forward(y, x, weff, b, M, K, N);
         if (st != COLA_OK || !u) return st;
         return cola_gemm_f32(0, 1, M, r, K, 1.0f, x, K, A, K, 0.0f, u, r);  // only if the caller wants u
     }
+    if (p == 0.0f) {  // bf16 W: y = x·Wᵀ + b, then y += s·(x·Aᵀ)·Bᵀ in fp32
+        int st = base_forward(y, x, W, b, M, K, N);
+        float* uu = u ? u : grow(tl_u, (size_t)(M * r));
+        if (st == COLA_OK) st = cola_gemm_f32(0, 1, M, r, K, 1.0f, x, K, A, K, 0.0f, uu, r);
+        if (st == COLA_OK) st = cola_gemm_f32(0, 1, M, N, r, s, uu, r, B, r, 1.0f, y, N);
+        return st;
+    }
     if (!u) return COLA_ERR_ARG;  // with dropout, u = drop(x)·Aᵀ must be saved: backward cannot redraw x's mask cheaply
-    int st = cola_matmul_forward(y, x, W, b, M, K, N);
+    int st = base_forward(y, x, W, b, M, K, N);
     if (st != COLA_OK) return st;
     std::vector<float> Bt((size_t)(r * N));
     for (int64_t n = 0; n < N; n++)
@@ -170,21 +203,20 @@ int cola_lora_linear_forward(float* y, float* u, const float* x, const float* W,
     return COLA_OK;
 }
 
-int cola_lora_linear_backward(float* dx, float* dW, float* db, float* dA, float* dB, float* v, const float* dy,
-                              const float* x, const float* u, const float* W, const float* A, const float* B, float s,
-                              float p, uint64_t seed, int64_t M, int64_t K, int64_t N, int64_t r) {
+int lora_backward(float* dx, float* dW, float* db, float* dA, float* dB, float* v, const float* dy, const float* x,
+                  const float* u, BaseW W, const float* A, const float* B, float s, float p, uint64_t seed, int64_t M,
+                  int64_t K, int64_t N, int64_t r) {
     if (M < 0 || K < 0 || N < 0 || r < 0 || !(p >= 0.0f && p < 1.0f)) return COLA_ERR_ARG;
     int st = COLA_OK;
     if (p == 0.0f) return lora_backward_gemms(dx, dW, db, dA, dB, v, dy, x, u, W, A, B, s, M, K, N, r);
     if (!u) return COLA_ERR_ARG;
     // Dropout: dx += dy·W here, the LoRA part of dx is added per row below with the regenerated mask.
     if (dx) {
-        st = cola_gemm_f32(0, 0, M, K, N, 1.0f, dy, N, W, K, 1.0f, dx, K);
+        st = base_dx(dx, dy, W, M, K, N);
         if (st != COLA_OK) return st;
     }
-    // Full fine-tuning: dW += dyᵀ·x, db += Σ dy.
     if (dW || db) {
-        st = cola_matmul_backward(nullptr, dW, db, dy, x, W, M, K, N);
+        st = base_dwdb(dW, db, dy, x, W, M, K, N);
         if (st != COLA_OK) return st;
     }
     // Adapter gradients: one pass over the rows of x and dy with per-thread partial sums.
@@ -220,6 +252,35 @@ int cola_lora_linear_backward(float* dx, float* dW, float* db, float* dA, float*
         }
     }
     return COLA_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+int cola_lora_linear_forward(float* y, float* u, const float* x, const float* W, const float* b, const float* A,
+                             const float* B, float s, float p, uint64_t seed, int64_t M, int64_t K, int64_t N,
+                             int64_t r) {
+    return lora_forward(y, u, x, BaseW{W, nullptr}, b, A, B, s, p, seed, M, K, N, r);
+}
+
+int cola_lora_linear_forward_bf16w(float* y, float* u, const float* x, const uint16_t* W, const float* b,
+                                   const float* A, const float* B, float s, float p, uint64_t seed, int64_t M,
+                                   int64_t K, int64_t N, int64_t r) {
+    return lora_forward(y, u, x, BaseW{nullptr, W}, b, A, B, s, p, seed, M, K, N, r);
+}
+
+int cola_lora_linear_backward(float* dx, float* dW, float* db, float* dA, float* dB, float* v, const float* dy,
+                              const float* x, const float* u, const float* W, const float* A, const float* B, float s,
+                              float p, uint64_t seed, int64_t M, int64_t K, int64_t N, int64_t r) {
+    return lora_backward(dx, dW, db, dA, dB, v, dy, x, u, BaseW{W, nullptr}, A, B, s, p, seed, M, K, N, r);
+}
+
+int cola_lora_linear_backward_bf16w(float* dx, float* dW, float* db, float* dA, float* dB, float* v,
+                                    const float* dy, const float* x, const float* u, const uint16_t* W,
+                                    const float* A, const float* B, float s, float p, uint64_t seed, int64_t M,
+                                    int64_t K, int64_t N, int64_t r) {
+    return lora_backward(dx, dW, db, dA, dB, v, dy, x, u, BaseW{nullptr, W}, A, B, s, p, seed, M, K, N, r);
 }
 
 }  // extern "C"

@@ -143,6 +143,49 @@ COLA_DISPATCH int64_t merge_rows_bf16_sr(uint16_t* __restrict W, const float* __
     return merge_rows_bf16_impl<true>(W, Ap, B, s, n0, n1, K, r, seed);
 }
 
+// The general bf16 merge (cola_merge_bf16_ex): optional fp32 residual R (error compensation), either rounding, and
+// the per-knot accounting stats[0..2] += Σd², Σ(ΔW−d)², Σ(ΔW+ΔR−d)² (see cola_cpu.h).
+COLA_DISPATCH void merge_rows_bf16_ex(uint16_t* __restrict W, float* __restrict R, const float* __restrict Ap,
+                                      const float* __restrict B, float s, int64_t n0, int64_t n1, int64_t K,
+                                      int64_t r, int stochastic, uint64_t seed, double* stats, int64_t* lost_out) {
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0;
+    int64_t lost = 0;
+    for_tiles(Ap, B, n0, n1, K, r, [&](const float (&acc)[kRows][kCols], int64_t rows, int64_t n, int64_t k,
+                                      int64_t kc) __attribute__((always_inline)) {
+        for (int64_t rr = 0; rr < rows; rr++) {
+            uint16_t* __restrict w = W + (n + rr) * K + k;
+            float* __restrict res = R ? R + (n + rr) * K + k : nullptr;
+            const uint64_t base = (uint64_t)((n + rr) * K + k);
+            for (int64_t c = 0; c < kc; c++) {
+                const float d = s * acc[rr][c];
+                const uint16_t old = w[c];
+                const float wold = cola::bf16_to_f32(old);
+                const float rold = res ? res[c] : 0.0f;
+                const float x = wold + (rold + d);
+                const uint16_t nw =
+                    stochastic ? cola::f32_to_bf16_stochastic(x, (uint32_t)(cola::rng_bits(seed, base + (uint64_t)c) >> 48))
+                               : cola::f32_to_bf16_rne(x);
+                const float wnew = cola::bf16_to_f32(nw);
+                w[c] = nw;
+                float rnew = 0.0f;
+                if (res) {
+                    rnew = x - wnew;  // exact in f32 when |x - wnew| ≤ ulp_bf16(x)/2 (Sterbenz-like: same binade)
+                    res[c] = rnew;
+                }
+                lost += (d != 0.0f) & (nw == old);
+                const double dd = d, dw = (double)wnew - wold, dr = (double)rnew - rold;
+                s0 += dd * dd;
+                s1 += (dw - dd) * (dw - dd);
+                s2 += (dw + dr - dd) * (dw + dr - dd);
+            }
+        }
+    });
+    stats[0] = s0;
+    stats[1] = s1;
+    stats[2] = s2;
+    *lost_out = lost;
+}
+
 // max|x| over n floats and whether all are finite (NaN is caught by the finiteness sum, not by the max).
 COLA_DISPATCH bool scan_abs_max(const float* __restrict x, int64_t n, float* max_abs) {
     float mx = 0.0f, nan_probe = 0.0f;
@@ -265,6 +308,43 @@ int cola_merge_bf16(uint16_t* W, const float* A, const float* B, float s, int64_
     }
     std::free(Ap);
     if (unchanged) *unchanged = lost;
+    return COLA_OK;
+}
+
+int cola_merge_bf16_ex(uint16_t* W, float* R, const float* A, const float* B, float s, int64_t N, int64_t K, int64_t r,
+                       int rounding, uint64_t seed, double* stats, int64_t* unchanged) {
+    if (N < 0 || K < 0 || r < 0 || (rounding != 0 && rounding != 1)) return COLA_ERR_ARG;
+    if (unchanged) *unchanged = 0;
+    if (stats) stats[0] = stats[1] = stats[2] = 0.0;
+    if (N * K == 0 || r == 0) return std::isfinite(s) ? COLA_OK : COLA_ERR_NONFINITE;  // delta = 0
+    if (!W || !A || !B) return COLA_ERR_ARG;
+    int st = check_delta(A, B, s, N, K, r);
+    if (st != COLA_OK) return st;
+    float* Ap = pack_a(A, K, r);
+    if (!Ap) return COLA_ERR_ALLOC;
+    int64_t lost = 0;
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0;
+#pragma omp parallel if (N * K >= kParallelMin) reduction(+ : lost, s0, s1, s2)
+    {
+        int64_t n0, n1;
+        row_range(N, omp_get_thread_num(), omp_get_num_threads(), &n0, &n1);
+        if (n0 < n1) {
+            double part[3];
+            int64_t l = 0;
+            merge_rows_bf16_ex(W, R, Ap, B, s, n0, n1, K, r, rounding, seed, part, &l);
+            lost += l;
+            s0 += part[0];
+            s1 += part[1];
+            s2 += part[2];
+        }
+    }
+    std::free(Ap);
+    if (unchanged) *unchanged = lost;
+    if (stats) {
+        stats[0] = s0;
+        stats[1] = s1;
+        stats[2] = s2;
+    }
     return COLA_OK;
 }
 

@@ -18,6 +18,16 @@ const char* cola_cpu_isa(void) {
     return "scalar";
 }
 
+const char* cola_cpu_bf16_units(void) {
+    // What oneDNN's matmul will run bf16 GEMMs on: its effective ISA is a bit-mask superset chain, so a mask test
+    // answers "at least this level". AMX first (tiles), then AVX512_BF16 (dot-product instructions).
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    auto has = [isa](unsigned level) { return (isa & level) == level; };
+    if (has((unsigned)dnnl_cpu_isa_avx512_core_amx)) return "amx";
+    if (has((unsigned)dnnl_cpu_isa_avx512_core_bf16)) return "avx512_bf16";
+    return "";
+}
+
 const char* cola_cpu_gemm_library(void) {
     static char buf[64];
     const dnnl_version_t* v = dnnl_version();

@@ -38,6 +38,14 @@ public interface Backend {
      */
     default void synchronize() {}
 
+    /**
+     * The units that run this backend's bf16 GEMMs ("amx", "avx512_bf16", "tensor cores"), or "" when it has none
+     * (bf16 would then be emulated, slower than f32): what {@code --dtype auto} asks.
+     */
+    default String bf16Support() {
+        return "";
+    }
+
     /** A copy of a host tensor on this backend's device (for the CPU backend: a host copy). Caller owns it. */
     Tensor upload(Tensor host);
 
@@ -66,6 +74,12 @@ public interface Backend {
 
     /** The same over a leading batch dimension: a[batch,·,·], b[batch,·,·], c[batch,M,N]. */
     void gemmBatched(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c);
+
+    /**
+     * c[M,N] (f32) = op(a)·op(b) + beta·c with bf16 a and b and fp32 accumulation (CPU: oneDNN matmul, AMX /
+     * AVX512_BF16; CUDA: cuBLAS GemmEx on tensor cores); beta is 0 or 1. The GEMM of the bf16 engine.
+     */
+    void gemmBf16(boolean transA, boolean transB, Tensor a, Tensor b, float beta, Tensor c);
 
     // ---------------------------------------------------------------- linear
     /** out[..,N] = inp[..,K]·weight[N,K]ᵀ + bias[N] (bias may be null). */
@@ -97,6 +111,14 @@ public interface Backend {
      * a non-zero delta kept their value (updates lost to rounding); 0 for f32.
      */
     long mergeLora(Tensor w, Tensor a, Tensor bMat, float s, Rounding rounding, long seed);
+
+    /**
+     * A knot into a bf16 w[N,K] with the accounting of {@link MergeStats}: x = f32(w) + R + s·B·A, w ← round(x)
+     * (nearest even, or stochastic), and when {@code residual} R[N,K] (f32) is given, R ← x − f32(w): the error
+     * compensation that folds what rounding dropped into the next knot and the export. Non-finite deltas are refused
+     * as in {@link #mergeLora} (w and R untouched).
+     */
+    MergeStats mergeLoraBf16(Tensor w, Tensor residual, Tensor a, Tensor bMat, float s, Rounding rounding, long seed);
 
     // ---------------------------------------------------------------- norms
     /** out = (inp - mean)·rstd·weight + bias over the last dim C; saves mean[N], rstd[N]. weight/bias may be null. */

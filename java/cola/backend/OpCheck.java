@@ -47,6 +47,24 @@ public final class OpCheck {
         return this;
     }
 
+    /**
+     * A frozen weight stored as f32 or bf16 (the checkpoint's dtype), every other named tensor f32: the ops whose
+     * weight may stay in bf16 (matmul, LoRA linear, embedding lookup).
+     */
+    public OpCheck f32WithWeight(String weight) {
+        for (String n : names) {
+            if (n.equals(weight)) {
+                Tensor t = get(n);
+                if (t.dtype() != DType.F32 && t.dtype() != DType.BF16) {
+                    throw fail("'" + n + "' must be f32 or bf16, got " + t.dtype());
+                }
+            } else {
+                dtype(n, DType.F32);
+            }
+        }
+        return this;
+    }
+
     public OpCheck shape(String name, long... expected) {
         Tensor t = get(name);
         if (t != null && !Arrays.equals(t.shape(), expected)) {

@@ -66,6 +66,18 @@ public final class OpChecks {
         return new Gemm(k, 1, m, n, kk);
     }
 
+    public static Gemm gemmBf16(Placement where, boolean transA, boolean transB, Tensor a, Tensor b, float beta,
+            Tensor c) {
+        OpCheck k = check(where, "gemm_bf16", "a", a, "b", b, "c", c).dtype("a", DType.BF16).dtype("b", DType.BF16)
+                .dtype("c", DType.F32).rank("a", 2).rank("b", 2).rank("c", 2);
+        k.require(beta == 0f || beta == 1f, "beta must be 0 or 1, got " + beta);
+        long m = c.dim(0), n = c.dim(1);
+        long kk = transA ? a.dim(0) : a.dim(1);
+        k.shape("a", transA ? new long[] {kk, m} : new long[] {m, kk});
+        k.shape("b", transB ? new long[] {n, kk} : new long[] {kk, n});
+        return new Gemm(k, 1, m, n, kk);
+    }
+
     public static Gemm gemmBatched(Placement where, boolean transA, boolean transB, Tensor a, Tensor b, Tensor c) {
         OpCheck k = check(where, "gemm_batched", "a", a, "b", b, "c", c).allDType(DType.F32).rank("a", 3).rank("b", 3)
                 .rank("c", 3);
@@ -83,7 +95,7 @@ public final class OpChecks {
 
     public static Linear matmulForward(Placement where, Tensor out, Tensor inp, Tensor weight, Tensor bias) {
         OpCheck c = check(where, "matmul_forward", "out", out, "inp", inp, "weight", weight, "bias?", bias)
-                .allDType(DType.F32).rank("weight", 2);
+                .f32WithWeight("weight").rank("weight", 2);
         long n = weight.dim(0), kk = weight.dim(1);
         c.require(inp.rank() >= 1 && inp.dim(-1) == kk, "inp's last dim must be weight's in-features " + kk);
         long m = rows(inp, kk);
@@ -95,7 +107,7 @@ public final class OpChecks {
     public static Linear matmulBackward(Placement where, Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout,
             Tensor inp, Tensor weight) {
         OpCheck c = check(where, "matmul_backward", "dinp?", dinp, "dweight?", dweight, "dbias?", dbias, "dout", dout,
-                "inp", inp, "weight", weight).allDType(DType.F32).rank("weight", 2);
+                "inp", inp, "weight", weight).f32WithWeight("weight").rank("weight", 2);
         long n = weight.dim(0), kk = weight.dim(1);
         c.require(inp.dim(-1) == kk, "inp's last dim must be " + kk);
         long m = rows(inp, kk);
@@ -116,7 +128,7 @@ public final class OpChecks {
     public static Lora loraLinearForward(Placement where, Tensor y, Tensor u, Tensor x, Tensor w, Tensor b, Tensor a,
             Tensor bMat, float s, float p) {
         OpCheck c = check(where, "lora_linear_forward", "y", y, p > 0 ? "u" : "u?", u, "x", x, "W", w, "b?", b, "A", a,
-                "B", bMat).allDType(DType.F32).rank("W", 2).rank("A", 2).rank("B", 2);
+                "B", bMat).f32WithWeight("W").rank("W", 2).rank("A", 2).rank("B", 2);
         long n = w.dim(0), kk = w.dim(1), r = a.dim(0);
         c.shape("A", r, kk).shape("B", n, r).shape("b", n);
         c.require(x.dim(-1) == kk, "x's last dim must be W's in-features " + kk);
@@ -131,7 +143,7 @@ public final class OpChecks {
     public static Lora loraLinearBackward(Placement where, Tensor dx, Tensor dW, Tensor db, Tensor dA, Tensor dB,
             Tensor v, Tensor dy, Tensor x, Tensor u, Tensor w, Tensor a, Tensor bMat, float s, float p) {
         OpCheck c = check(where, "lora_linear_backward", "dx?", dx, "dW?", dW, "db?", db, "dA", dA, "dB", dB, "v", v,
-                "dy", dy, "x", x, p > 0 ? "u" : "u?", u, "W", w, "A", a, "B", bMat).allDType(DType.F32).rank("W", 2)
+                "dy", dy, "x", x, p > 0 ? "u" : "u?", u, "W", w, "A", a, "B", bMat).f32WithWeight("W").rank("W", 2)
                 .rank("A", 2);
         long n = w.dim(0), kk = w.dim(1), r = a.dim(0);
         c.shape("A", r, kk).shape("B", n, r).sameShape("dA", "A").sameShape("dB", "B").sameShape("dW", "W")
@@ -157,6 +169,16 @@ public final class OpChecks {
         long n = w.dim(0), kk = w.dim(1), r = a.dim(0);
         c.shape("A", r, kk).shape("B", n, r);
         c.require(w.dtype() == DType.F32 || w.dtype() == DType.BF16, "W must be f32 or bf16, got " + w.dtype());
+        if (!Float.isFinite(s)) throw new NonFiniteException("merge: scale s is " + s + "; W was not modified");
+        return new Merge(c, n, kk, r);
+    }
+
+    /** W[N, K] bf16 (+ residual R[N, K] f32) += s·B[N, r]·A[r, K]. */
+    public static Merge mergeLoraBf16(Placement where, Tensor w, Tensor residual, Tensor a, Tensor bMat, float s) {
+        OpCheck c = check(where, "merge_bf16", "W", w, "R?", residual, "A", a, "B", bMat).dtype("W", DType.BF16)
+                .dtype("R", DType.F32).dtype("A", DType.F32).dtype("B", DType.F32).rank("W", 2).rank("A", 2);
+        long n = w.dim(0), kk = w.dim(1), r = a.dim(0);
+        c.shape("A", r, kk).shape("B", n, r).sameShape("R", "W").distinct("R", "A").distinct("R", "B");
         if (!Float.isFinite(s)) throw new NonFiniteException("merge: scale s is " + s + "; W was not modified");
         return new Merge(c, n, kk, r);
     }
@@ -273,7 +295,9 @@ public final class OpChecks {
 
     public static Embedding embeddingForward(Placement where, Tensor out, Tensor ids, Tensor table) {
         OpCheck c = check(where, "embedding_forward", "out", out, "ids", ids, "table", table).dtype("ids", DType.I32)
-                .dtype("out", DType.F32).dtype("table", DType.F32).rank("table", 2);
+                .dtype("out", DType.F32).rank("table", 2);
+        c.require(table.dtype() == DType.F32 || table.dtype() == DType.BF16, "table must be f32 or bf16, got "
+                + table.dtype());
         long vv = table.dim(0), cc = table.dim(1), n = ids.numel();
         c.require(out.dim(-1) == cc && out.numel() == n * cc, "out must be [" + n + ", " + cc + "]");
         checkIds(c, "ids", ids, vv);

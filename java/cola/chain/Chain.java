@@ -1,6 +1,7 @@
 package cola.chain;
 
 import cola.backend.AdamWConfig;
+import cola.backend.MergeStats;
 import cola.backend.Backend;
 import cola.backend.NonFiniteException;
 import cola.backend.Rounding;
@@ -10,6 +11,7 @@ import cola.lora.LoraConfig;
 import cola.model.Linear;
 import cola.model.Transformer;
 import cola.optim.AdamW;
+import cola.tensor.DType;
 import cola.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,10 +35,24 @@ public final class Chain implements AutoCloseable {
      *                     on a bf16 copy with this chain's rounding): the update lost to rounding (PEFT #1388); cola's
      *                     own weights are fp32 masters, so nothing is lost in training
      */
-    public record KnotReport(int link, int adaptersMerged, int nextRank, long elements, long bf16Lost) {
+    public record KnotReport(int link, int adaptersMerged, int nextRank, long elements, long bf16Lost,
+            cola.backend.MergeStats norms) {
         /** Fraction of the merge's element updates that survive bf16 rounding (1 for an empty merge). */
         public double bf16Survival() {
             return elements == 0 ? 1.0 : 1.0 - (double) bf16Lost / elements;
+        }
+
+        /**
+         * Fraction of this knot's ‖ΔW‖ that reached the model's stored weights (and their merge residual, when the
+         * merge is compensated): 1 for f32 weights. For f32 weights it is the probe's (what a bf16 W would keep).
+         */
+        public double kept() {
+            return norms.kept();
+        }
+
+        /** The same counting the bf16 weights alone: what the next link's forward sees. */
+        public double keptInWeights() {
+            return norms.keptInWeights();
         }
     }
 
@@ -54,6 +70,7 @@ public final class Chain implements AutoCloseable {
     private Rounding mergeRounding = Rounding.NEAREST_EVEN;
     private long mergeSeed;
     private final List<KnotReport> merges = new ArrayList<>();
+    private MergeStats lastNorms = MergeStats.EXACT;  // the accounting of the latest mergeAll
 
     public Chain(Backend be, Transformer model, LoraConfig lora, ChainConfig config, AdamWConfig adamw) {
         this.be = be;
@@ -182,7 +199,7 @@ public final class Chain implements AutoCloseable {
             adapters = Lora.attach(model, withRank(rank, link));
             optimizer = newOptimizer();
         }
-        KnotReport report = new KnotReport(link - 1, (int) counts[0], rank, counts[1], counts[2]);
+        KnotReport report = new KnotReport(link - 1, (int) counts[0], rank, counts[1], counts[2], lastNorms);
         merges.add(report);
         return report;
     }
@@ -190,7 +207,7 @@ public final class Chain implements AutoCloseable {
     /** Merges the last link and removes the adapters. */
     public void finish() {
         long[] counts = mergeAll();
-        merges.add(new KnotReport(link, (int) counts[0], 0, counts[1], counts[2]));
+        merges.add(new KnotReport(link, (int) counts[0], 0, counts[1], counts[2], lastNorms));
         Lora.detach(model, adapters);
         adapters = List.of();
     }
@@ -208,21 +225,34 @@ public final class Chain implements AutoCloseable {
             }
         }
         long elements = 0, lost = 0;
+        MergeStats norms = MergeStats.EXACT;
         long seed = mergeSeed + 7_919L * merges.size();
         for (LoraAdapter a : adapters) {
             Linear l = model.linear(a.modulePath);
-            // survival probe: the same merge into a bf16 copy of W counts the element updates bf16 would drop
-            try (Tensor probe = be.zeros(cola.tensor.DType.BF16, l.weight.shape())) {
-                be.convert(probe, l.weight);
-                lost += be.mergeLora(probe, a.a, a.b, a.scale, mergeRounding, seed);
-            }
             elements += l.weight.numel();
-            be.mergeLora(l.weight, a.a, a.b, a.scale, mergeRounding, seed);
+            if (l.weight.dtype() == DType.BF16) {
+                // the bf16 engine: the real merge reports what reached W (and its residual when compensating)
+                Tensor residual = mergeRounding == Rounding.COMPENSATED ? l.ensureMergeResidual(be) : null;
+                MergeStats st = be.mergeLoraBf16(l.weight, residual, a.a, a.b, a.scale, mergeRounding, seed);
+                lost += st.unchanged();
+                norms = norms.plus(st);
+            } else {
+                // f32 masters: exact; the probe (the same merge into a bf16 copy of W) says what bf16 would drop
+                try (Tensor probe = be.zeros(DType.BF16, l.weight.shape())) {
+                    be.convert(probe, l.weight);
+                    MergeStats st = be.mergeLoraBf16(probe, null, a.a, a.b, a.scale,
+                            mergeRounding == Rounding.STOCHASTIC ? Rounding.STOCHASTIC : Rounding.NEAREST_EVEN, seed);
+                    lost += st.unchanged();
+                    norms = norms.plus(st);
+                }
+                be.mergeLora(l.weight, a.a, a.b, a.scale, mergeRounding, seed);
+            }
             float[] sb = a.b.toFloatArray();
             for (int i = 0; i < sb.length; i++) sb[i] *= a.scale;
             history.computeIfAbsent(a.modulePath, k -> new ArrayList<>()).add(new float[][] {a.a.toFloatArray(), sb});
             shapes.put(a.modulePath, new int[] {l.in, l.out});
         }
+        lastNorms = norms;
         return new long[] {adapters.size(), elements, lost};
     }
 

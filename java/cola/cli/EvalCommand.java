@@ -6,6 +6,7 @@ import cola.data.PromptData;
 import cola.data.TextData;
 import cola.lora.LoraAdapter;
 import cola.lora.PeftAdapter;
+import cola.model.Precision;
 import cola.model.Transformer;
 import cola.tokenizer.Tokenizer;
 import cola.train.ClassificationTask;
@@ -58,6 +59,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda, cuda:N or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--dtype", defaultValue = "auto", description = "Frozen weights: auto (bf16 for a bf16/f16 checkpoint on a device with bf16 units, else f32), bf16 or f32 (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
     @Override
     public Integer call() throws Exception {
         Tokenizer tok = Tokenizer.fromFile(tokenizer != null ? tokenizer : model);
@@ -75,7 +79,9 @@ final class EvalCommand implements Callable<Integer> {
             PromptData.Split s = PromptData.read(data, TrainCommand.promptFormat(task, template, candidates), skipBadLines);
             t = new PromptTask(tok, s, s, s, batchSize, maxLength);
         }
-        try (Transformer m = Transformer.load(model, be)) {
+        Precision.Resolved precision = Precision.resolve(Precision.Choice.parse(dtype), model, be);
+        System.out.println(precision.reason());
+        try (Transformer m = Transformer.load(model, be, precision.dtype())) {
             List<LoraAdapter> attached = List.of();
             if (adapter != null) {
                 PeftAdapter.Config pc = PeftAdapter.readConfig(adapter);

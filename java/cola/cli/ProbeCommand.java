@@ -2,6 +2,7 @@ package cola.cli;
 
 import cola.backend.cpu.CpuBackend;
 import cola.io.SafetensorsWriter;
+import cola.model.Precision;
 import cola.tensor.Tensor;
 import cola.train.Probe;
 import java.nio.file.Path;
@@ -26,12 +27,15 @@ final class ProbeCommand implements Callable<Integer> {
     @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors).")
     Path adapter;
 
+    @Option(names = "--dtype", defaultValue = "auto", description = "Frozen weights: auto (bf16 for a bf16/f16 checkpoint on a CPU with bf16 units, else f32), bf16 or f32; the outputs are f32 either way (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "Output .safetensors file (written atomically).")
     Path out;
 
     @Override
     public Integer call() throws Exception {
-        Map<String, Tensor> result = Probe.run(CpuBackend.get(), model, input, adapter);
+        Map<String, Tensor> result = Probe.run(CpuBackend.get(), model, input, adapter, Precision.Choice.parse(dtype));
         try {
             SafetensorsWriter.write(out, result, Map.of("format", "pt", "producer", "cola probe"));
             System.out.printf("loss %.6f; wrote %d tensors to %s%n", result.get("loss").item(), result.size(), out);

@@ -11,7 +11,9 @@ import cola.data.TextData;
 import cola.io.OnnxBertImporter;
 import cola.lora.LoraConfig;
 import cola.model.ModelConfig;
+import cola.model.Precision;
 import cola.optim.LrSchedule;
+import cola.tensor.DType;
 import cola.tokenizer.Tokenizer;
 import cola.train.ClassificationTask;
 import cola.train.FineTuneJob;
@@ -128,7 +130,7 @@ class TrainCommand implements Callable<Integer> {
     @Option(names = "--rewarmup", defaultValue = "0", description = "After each knot, re-warm the LR linearly over this many steps (ReLoRA) (default: ${DEFAULT-VALUE}).")
     int rewarmup;
 
-    @Option(names = "--merge-rounding", defaultValue = "nearest", description = "Rounding of merges into bf16 weights (and of the survival probe): nearest or stochastic (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--merge-rounding", defaultValue = "compensated", description = "Knots into bf16 weights: compensated (nearest even, the rounding error kept in an fp32 residual and folded into the next knot and the export: nothing is lost), nearest or stochastic; the survival probe of f32 runs uses nearest or stochastic (default: ${DEFAULT-VALUE}).")
     String mergeRounding;
 
     // ------------------------------------------------------------------------------------------ optimisation
@@ -184,6 +186,9 @@ class TrainCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda, cuda:N or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--dtype", defaultValue = "auto", description = "Frozen weights: auto (bf16 when the checkpoint is bf16/f16 and the device has bf16 units — AMX, AVX512_BF16, tensor cores — else f32), bf16 (kept as stored; bf16 GEMMs, fp32 accumulation; adapters, heads and AdamW stay fp32) or f32 (every weight widened: the exact reference). Full fine-tuning runs in f32 (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Run folder (default: runs/<timestamp>).")
     Path out;
 
@@ -210,7 +215,14 @@ class TrainCommand implements Callable<Integer> {
         Backend be = cola.backend.Backends.select(device);
         List<MethodRun> runs = methods();
         List<Long> seedList = seeds != null && !seeds.isEmpty() ? seeds : List.of(seed);
+        Precision.Choice dtypeChoice = Precision.Choice.parse(dtype);
+        Precision.Resolved precision = Precision.resolve(dtypeChoice, modelDir, be);
+        if (precision.dtype() != DType.F32 && dtypeChoice == Precision.Choice.BF16 && runs.stream().anyMatch(MethodRun::full)) {
+            throw new IllegalArgumentException("--dtype bf16 with full fine-tuning: full fine-tuning needs f32 masters of"
+                    + " every weight; use --dtype f32 or auto (auto runs full fine-tuning in f32)");
+        }
         System.out.printf("cola train: %s (%s) on %s, task %s, run folder %s%n", modelDir, mc.architecture(), be.name(), task, runDir);
+        System.out.println("  " + precision.reason());
 
         ObjectMapper om = new ObjectMapper();
         ArrayNode metrics = om.createArrayNode();
@@ -239,7 +251,7 @@ class TrainCommand implements Callable<Integer> {
                         r.full() ? fullLr : lr, warmup, maxGradNorm, new AdamWConfig(0f, beta1, beta2, eps, weightDecay), lora,
                         chain, r.links() > 1 && knotEpochs != null ? knotEpochs : List.of(), rounding(), bestOnDev, s,
                         r.full() ? null : checkpoint(runDir, tag), export ? runDir.resolve("export").resolve(tag) : null,
-                        maxBadSteps);
+                        maxBadSteps, r.full() ? DType.F32 : precision.dtype());
                 FineTuneJob.Result res = FineTuneJob.run(be, cfg, t, System.out::println);
                 String curve = r.label() + (r.links() > 1 ? " (M=" + r.links() + ")" : "");
                 if (si == 0) {
@@ -278,14 +290,20 @@ class TrainCommand implements Callable<Integer> {
                     ln.put("link", l.link() + 1).put("rank", l.rank()).put("first_step", l.firstStep()).put("steps", l.steps())
                             .put("backbone_flops", l.backboneFlops()).put("lora_flops", l.loraFlops());
                     if (!Double.isNaN(l.bf16Survival())) ln.put("bf16_merge_survival", l.bf16Survival());
+                    if (!Double.isNaN(l.mergeKept())) {
+                        ln.put("merge_kept", l.mergeKept()).put("merge_kept_in_weights", l.mergeKeptInWeights());
+                    }
                     if (!Double.isNaN(l.effectiveRank())) ln.put("effective_rank_delta_w", l.effectiveRank());
                     if (!Double.isNaN(l.bf16Survival())) minSurvival = Double.isNaN(minSurvival) ? l.bf16Survival() : Math.min(minSurvival, l.bf16Survival());
                     if (!r.full()) {
                         details.add(String.format(Locale.ROOT, "%-6s seed %d link %d: steps %d-%d, rank %d, %.3g FLOP (LoRA path %.2f%%),"
-                                + " bf16 merge survival %.1f%%, rank(ΔW) after it %.1f", r.label(), s, l.link() + 1, l.firstStep(),
+                                + " bf16 merge survival %.1f%%, rank(ΔW) after it %.1f%s", r.label(), s, l.link() + 1, l.firstStep(),
                                 l.firstStep() + l.steps() - 1, l.rank(), l.backboneFlops() + l.loraFlops(),
                                 100 * l.loraFlops() / Math.max(1e-30, l.backboneFlops() + l.loraFlops()), 100 * l.bf16Survival(),
-                                l.effectiveRank()));
+                                l.effectiveRank(), precision.dtype() == DType.BF16 && !Double.isNaN(l.mergeKept())
+                                        ? String.format(Locale.ROOT, ", ‖ΔW‖ kept %.4f%% (in the bf16 weights alone %.2f%%)",
+                                                100 * l.mergeKept(), 100 * l.mergeKeptInWeights())
+                                        : ""));
                     }
                 }
                 FineTuneJob.EpochLog last = res.epochs().get(Math.max(0, res.bestEpoch() - 1));
@@ -323,7 +341,7 @@ class TrainCommand implements Callable<Integer> {
                 .put("task", task).put("train", String.valueOf(trainFile)).put("dev", String.valueOf(devFile))
                 .put("test", String.valueOf(testFile)).put("method", method).put("chain_length", chainLength)
                 .put("alpha", alpha).put("rslora", rslora).put("lora_dropout", loraDropout).put("init", init)
-                .put("reset", reset).put("lr_scope", lrScope).put("rewarmup", rewarmup).put("merge_rounding", mergeRounding)
+                .put("reset", reset).put("lr_scope", lrScope).put("rewarmup", rewarmup).put("merge_rounding", mergeRounding).put("dtype", dtype)
                 .put("epochs", epochs).put("batch_size", batchSize).put("grad_accum", gradAccum).put("lr", lr)
                 .put("full_lr", fullLr).put("schedule", schedule).put("warmup", warmup).put("beta1", beta1).put("beta2", beta2)
                 .put("eps", eps).put("weight_decay", weightDecay).put("max_grad_norm", maxGradNorm)
@@ -340,8 +358,15 @@ class TrainCommand implements Callable<Integer> {
         summary.add("");
         summary.add("rank(ΔW): mean numerical rank of the merged update W - W0 over the adapted matrices (singular values");
         summary.add("above 1e-3 of the largest): one LoRA of rank r stays <= r; a chain of M links can reach M·r.");
-        summary.add("bf16 %: the smallest fraction, over the merges, of weight updates that would survive if W were stored in");
-        summary.add("bf16 (cola keeps fp32 masters, so training loses none). TFLOP: analytic training FLOPs (cola.train.Flops).");
+        if (precision.dtype() == DType.BF16) {
+            summary.add("bf16 %: the smallest fraction, over the merges, of weight elements whose bf16 value moved. ‖ΔW‖ kept:");
+            summary.add("the fraction of each knot's update in the bf16 weights plus their fp32 merge residual (--merge-rounding");
+            summary.add("compensated) — and in the bf16 weights alone, what the next link trains on.");
+        } else {
+            summary.add("bf16 %: the smallest fraction, over the merges, of weight updates that would survive if W were stored in");
+            summary.add("bf16 (these weights are f32, so training loses none).");
+        }
+        summary.add("TFLOP: analytic training FLOPs (cola.train.Flops).");
         String table = String.join("\n", summary) + "\n";
         cola.io.AtomicFiles.writeString(runDir.resolve("summary.txt"), table);
         cola.train.LossPlot.write(runDir.resolve("loss.svg"), curves, devCurves, lm ? "dev loss" : "dev accuracy");
@@ -490,7 +515,9 @@ class TrainCommand implements Callable<Integer> {
         return switch (mergeRounding) {
             case "nearest" -> Rounding.NEAREST_EVEN;
             case "stochastic" -> Rounding.STOCHASTIC;
-            default -> throw new IllegalArgumentException("--merge-rounding must be nearest or stochastic, got '" + mergeRounding + "'");
+            case "compensated" -> Rounding.COMPENSATED;
+            default -> throw new IllegalArgumentException("--merge-rounding must be compensated, nearest or stochastic, got '"
+                    + mergeRounding + "'");
         };
     }
 

@@ -108,6 +108,20 @@ public final class HfWeights implements AutoCloseable {
         return resolve(name, prefixes) != null;
     }
 
+    /** The floating dtype ("F32", "BF16", "F16") holding most of the folder's bytes: the checkpoint's dtype. */
+    public String dominantFloatDType() {
+        Map<String, Long> bytes = new java.util.HashMap<>();
+        for (var e : byName.entrySet()) {
+            SafetensorsFile.Entry en = e.getValue().entry(e.getKey());
+            long n = 1;
+            for (long d : en.shape()) n *= d;
+            if (en.dtype().equals("F32") || en.dtype().equals("BF16") || en.dtype().equals("F16")) {
+                bytes.merge(en.dtype(), n, Long::sum);
+            }
+        }
+        return bytes.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse("F32");
+    }
+
     /** The stored dtype name of a tensor (e.g. "BF16"). */
     public String storedDType(String fullName) {
         return byName.get(fullName).entry(fullName).dtype();
@@ -142,6 +156,33 @@ public final class HfWeights implements AutoCloseable {
             Tensor out = be.zeros(DType.F32, stored.shape());
             try {
                 be.convert(out, stored);
+            } catch (RuntimeException ex) {
+                out.close();
+                throw ex;
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Loads a tensor as {@code dtype} (F32 or BF16) onto {@code be}'s device. BF16 keeps a BF16 tensor as stored (one
+     * copy of the file's bytes, no widening): the frozen-weight path of the bf16 engine. An F16 or F32 tensor asked for
+     * as BF16 is converted (round to nearest even) through f32, one tensor at a time, so the peak stays one f32 tensor.
+     */
+    public Tensor load(Backend be, String name, String[] prefixes, DType dtype, long... expectedShape)
+            throws IOException {
+        if (dtype == DType.F32) return loadF32(be, name, prefixes, expectedShape);
+        if (dtype != DType.BF16) throw new IllegalArgumentException("weights load as F32 or BF16, not " + dtype);
+        String full = resolve(name, prefixes);
+        if (full != null && byName.get(full).entry(full).dtype().equals("BF16")
+                && Arrays.equals(byName.get(full).entry(full).shape(), expectedShape)) {
+            used.add(full);
+            return be.adopt(byName.get(full).load(full));
+        }
+        try (Tensor f32 = loadF32(be, name, prefixes, expectedShape)) {  // the missing/shape errors come from here
+            Tensor out = be.zeros(DType.BF16, f32.shape());
+            try {
+                be.convert(out, f32);
             } catch (RuntimeException ex) {
                 out.close();
                 throw ex;

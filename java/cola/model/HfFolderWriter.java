@@ -14,8 +14,9 @@ import java.util.Map;
 
 /**
  * Writes a model as a Hugging Face folder: the source config.json and one model.safetensors holding every weight under
- * its original key, in its original dtype (BF16/F16 rounded to nearest even from the f32 the model holds) unless a
- * dtype is forced, GPT-2 Conv1D weights transposed back to [in, out]. Files are written atomically. Conversions run on
+ * its original key, in its original dtype (BF16/F16 rounded to nearest even from what the model holds) unless a
+ * dtype is forced, GPT-2 Conv1D weights transposed back to [in, out]. A bf16 weight with a merge residual (a
+ * compensated COLA chain) is written from its exact value W + R. Files are written atomically. Conversions run on
  * {@code be}, where the model's tensors live; the writer then copies each tensor to the host chunk by chunk
  * ({@link SafetensorsWriter}).
  */
@@ -28,6 +29,8 @@ public final class HfFolderWriter {
         Files.createDirectories(outDir);
         Map<String, Tensor> out = new LinkedHashMap<>();
         List<Tensor> temps = new ArrayList<>();
+        Map<Tensor, Tensor> residuals = new java.util.IdentityHashMap<>();  // bf16 weight → its merge residual
+        for (Linear l : model.linears()) if (l.mergeResidual() != null) residuals.put(l.weight, l.mergeResidual());
         try {
             for (Transformer.Param p : model.params()) {
                 Tensor v = p.value();
@@ -46,7 +49,21 @@ public final class HfFolderWriter {
                     case "F16" -> DType.F16;
                     default -> DType.F32;
                 };
-                if (target != DType.F32) {
+                Tensor residual = residuals.get(p.value());
+                if (residual != null) {  // the exact merged weight of a compensated bf16 chain: W + R in f32
+                    Tensor exact = be.zeros(DType.F32, p.value().shape());
+                    temps.add(exact);
+                    be.convert(exact, p.value());
+                    be.add(exact, exact, residual);
+                    v = exact;
+                }
+                if (v.dtype() != target) {
+                    if (v.dtype() != DType.F32 && target != DType.F32) {  // bf16 ↔ f16 goes through f32
+                        Tensor wide = be.zeros(DType.F32, v.shape());
+                        temps.add(wide);
+                        be.convert(wide, v);
+                        v = wide;
+                    }
                     Tensor c = be.zeros(target, v.shape());
                     temps.add(c);
                     be.convert(c, v);

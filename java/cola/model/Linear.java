@@ -14,18 +14,23 @@ public final class Linear implements AutoCloseable {
     /** HF module path, e.g. "model.decoder.layers.0.self_attn.q_proj": PEFT keys and target matching use it. */
     public final String path;
     public final int in, out;
-    /** [out, in] f32, frozen unless full fine-tuning. */
+    /** [out, in] f32, or bf16 as the checkpoint stores it (frozen: the bf16 engine); frozen unless full fine-tuning. */
     public final Tensor weight;
     /** [out] or null. */
     public final Tensor bias;
     private Tensor gradWeight, gradBias;
+    /**
+     * [out, in] f32 or null: the error-compensation residual of a bf16 weight that COLA knots merge into (what rounding
+     * to bf16 dropped, folded into the next knot; weight + residual is the exact merged weight). Owned here.
+     */
+    private Tensor mergeResidual;
     private LoraAdapter lora;
 
     private Tensor savedX, savedU;
 
     public Linear(String path, Tensor weight, Tensor bias) {
-        if (weight.rank() != 2 || weight.dtype() != DType.F32) {
-            throw new IllegalArgumentException(path + ": weight must be f32 [out, in], got " + weight.describe());
+        if (weight.rank() != 2 || weight.dtype() != DType.F32 && weight.dtype() != DType.BF16) {
+            throw new IllegalArgumentException(path + ": weight must be f32 or bf16 [out, in], got " + weight.describe());
         }
         this.path = path;
         this.weight = weight;
@@ -54,8 +59,24 @@ public final class Linear implements AutoCloseable {
 
     /** Full fine-tuning: this layer's weight (and bias) get gradients, on {@code be}'s device (the weight's). */
     public void enableWeightGradients(Backend be) {
+        if (weight.dtype() != DType.F32) {
+            throw new IllegalStateException(path + ": full fine-tuning needs f32 weights; this model holds them in "
+                    + weight.dtype() + " (load it with --dtype f32)");
+        }
         if (gradWeight == null) gradWeight = be.zeros(DType.F32, weight.shape());
         if (bias != null && gradBias == null) gradBias = be.zeros(DType.F32, bias.shape());
+    }
+
+    /** The merge residual, or null (f32 weight, or no compensated knot yet). */
+    public Tensor mergeResidual() {
+        return mergeResidual;
+    }
+
+    /** The merge residual, created as zeros on {@code be} at the first compensated knot into a bf16 weight. */
+    public Tensor ensureMergeResidual(Backend be) {
+        if (weight.dtype() != DType.BF16) throw new IllegalStateException(path + ": a merge residual is for bf16 weights");
+        if (mergeResidual == null) mergeResidual = be.zeros(DType.F32, weight.shape());
+        return mergeResidual;
     }
 
     public Tensor gradWeight() {
@@ -101,5 +122,6 @@ public final class Linear implements AutoCloseable {
         if (bias != null) bias.close();
         if (gradWeight != null) gradWeight.close();
         if (gradBias != null) gradBias.close();
+        if (mergeResidual != null) mergeResidual.close();
     }
 }

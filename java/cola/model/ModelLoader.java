@@ -20,30 +20,37 @@ final class ModelLoader {
     private final String canonical;
     /** Every tensor loaded, with its file name and stored dtype (the HF writer writes them back the same way). */
     private final java.util.List<Transformer.Param> params;
+    /**
+     * The dtype of the frozen matrices (linear weights, embedding tables, untied LM heads): F32, or BF16 (the bf16
+     * engine: kept as stored, never widened). Norm weights and biases are always f32 (small, and fp32 in every
+     * mixed-precision recipe).
+     */
+    private final DType matrices;
 
-    private ModelLoader(HfWeights w, Backend be, java.util.List<Transformer.Param> params, String canonical,
-            String... prefixes) {
+    private ModelLoader(HfWeights w, Backend be, DType matrices, java.util.List<Transformer.Param> params,
+            String canonical, String... prefixes) {
         this.w = w;
         this.be = be;
+        this.matrices = matrices;
         this.params = params;
         this.canonical = canonical;
         this.prefixes = prefixes;
     }
 
-    static Transformer build(ModelConfig config, HfWeights w, Backend be) throws IOException {
+    static Transformer build(ModelConfig config, HfWeights w, Backend be, DType matrices) throws IOException {
         java.util.List<Transformer.Param> params = new java.util.ArrayList<>();
         Transformer m;
         try {
             if (config instanceof OptConfig c) {
-                m = new ModelLoader(w, be, params, "model.decoder.", "model.decoder.", "decoder.").opt(c);
+                m = new ModelLoader(w, be, matrices, params, "model.decoder.", "model.decoder.", "decoder.").opt(c);
             } else if (config instanceof LlamaConfig c) {
-                m = new ModelLoader(w, be, params, "model.", "model.", "").llama(c);
+                m = new ModelLoader(w, be, matrices, params, "model.", "model.", "").llama(c);
             } else if (config instanceof Gpt2Config c) {
-                m = new ModelLoader(w, be, params, "transformer.", "transformer.", "").gpt2(c);
+                m = new ModelLoader(w, be, matrices, params, "transformer.", "transformer.", "").gpt2(c);
             } else {
                 BertConfig c = (BertConfig) config;
                 String canon = c.architecture().equals("BertModel") ? "" : "bert.";
-                m = new ModelLoader(w, be, params, canon, "bert.", "").bert(c);
+                m = new ModelLoader(w, be, matrices, params, canon, "bert.", "").bert(c);
             }
         } catch (IOException | RuntimeException e) {
             // a half-built model: free what was loaded so far
@@ -71,8 +78,8 @@ final class ModelLoader {
     private Transformer opt(OptConfig c) throws IOException {
         Transformer m = new Transformer(c, Transformer.Head.CAUSAL_LM, be);
         int h = c.hiddenSize(), e = c.wordEmbedProjDim();
-        m.tokEmb = t("embed_tokens.weight", c.vocabSize(), e);
-        m.posEmb = t("embed_positions.weight", c.maxPositions() + OptConfig.POSITION_OFFSET, h);
+        m.tokEmb = matrix("embed_tokens.weight", c.vocabSize(), e);
+        m.posEmb = matrix("embed_positions.weight", c.maxPositions() + OptConfig.POSITION_OFFSET, h);
         if (e != h) {
             m.projectIn = linear("project_in", h, e, false);
             m.projectOut = linear("project_out", e, h, false);
@@ -99,7 +106,7 @@ final class ModelLoader {
         Transformer m = new Transformer(c, Transformer.Head.CAUSAL_LM, be);
         int h = c.hiddenSize(), d = c.headDim(), hq = c.numHeads(), hkv = c.numKvHeads(), f = c.intermediateSize();
         float eps = (float) c.rmsNormEps();
-        m.tokEmb = t("embed_tokens.weight", c.vocabSize(), h);
+        m.tokEmb = matrix("embed_tokens.weight", c.vocabSize(), h);
         Block.Spec spec = new Block.Spec(true, Block.Act.SWIGLU, hq, hkv, d, true, (float) c.ropeTheta(), false);
         for (int i = 0; i < c.numLayers(); i++) {
             String p = "layers." + i + ".";
@@ -117,7 +124,7 @@ final class ModelLoader {
             m.lmHead = m.tokEmb;
             m.tied = true;
         } else {
-            m.lmHead = new ModelLoader(w, be, params, "", "").t("lm_head.weight", c.vocabSize(), h);
+            m.lmHead = new ModelLoader(w, be, matrices, params, "", "").matrix("lm_head.weight", c.vocabSize(), h);
         }
         return m;
     }
@@ -126,8 +133,8 @@ final class ModelLoader {
         Transformer m = new Transformer(c, Transformer.Head.CAUSAL_LM, be);
         int h = c.hiddenSize(), f = c.innerSize();
         float eps = (float) c.layerNormEps();
-        m.tokEmb = t("wte.weight", c.vocabSize(), h);
-        m.posEmb = t("wpe.weight", c.maxPositions(), h);
+        m.tokEmb = matrix("wte.weight", c.vocabSize(), h);
+        m.posEmb = matrix("wpe.weight", c.maxPositions(), h);
         Block.Spec spec = new Block.Spec(true, Block.Act.GELU_TANH, c.numHeads(), c.numHeads(), h / c.numHeads(), true,
                 0f, true);
         for (int i = 0; i < c.numLayers(); i++) {
@@ -151,9 +158,9 @@ final class ModelLoader {
         Transformer m = new Transformer(c, head, be);
         int h = c.hiddenSize(), f = c.intermediateSize();
         float eps = (float) c.layerNormEps();
-        m.tokEmb = t("embeddings.word_embeddings.weight", c.vocabSize(), h);
-        m.posEmb = t("embeddings.position_embeddings.weight", c.maxPositions(), h);
-        m.typeEmb = t("embeddings.token_type_embeddings.weight", c.typeVocabSize(), h);
+        m.tokEmb = matrix("embeddings.word_embeddings.weight", c.vocabSize(), h);
+        m.posEmb = matrix("embeddings.position_embeddings.weight", c.maxPositions(), h);
+        m.typeEmb = matrix("embeddings.token_type_embeddings.weight", c.typeVocabSize(), h);
         m.embNorm = layerNorm("embeddings.LayerNorm", h, eps, true);
         Block.Spec spec = new Block.Spec(false, Block.Act.GELU, c.numHeads(), c.numHeads(), h / c.numHeads(), false, 0f,
                 false);
@@ -166,14 +173,15 @@ final class ModelLoader {
                     linear(p + "output.dense", h, f, true), null, null));
         }
         if (head == Transformer.Head.MASKED_LM) {
-            ModelLoader cls = new ModelLoader(w, be, params, "cls.predictions.", "cls.predictions.");
+            ModelLoader cls = new ModelLoader(w, be, matrices, params, "cls.predictions.", "cls.predictions.");
             m.mlmDense = cls.linear("transform.dense", h, h, true);
             m.mlmNorm = cls.layerNorm("transform.LayerNorm", h, eps, true);
             m.mlmBias = cls.t("bias", c.vocabSize());
         } else if (head == Transformer.Head.SEQUENCE_CLASSIFICATION) {
             if (c.meanPooling()) m.useMeanPooling();
             else m.pooler = linear("pooler.dense", h, h, true);
-            ModelLoader top = new ModelLoader(w, be, params, "", "");
+            // the head trains (fp32 master, whatever the frozen matrices' dtype)
+            ModelLoader top = new ModelLoader(w, be, DType.F32, params, "", "");
             m.classifier = top.linear("classifier", c.numLabels(), h, true);
             m.classifier.enableWeightGradients(be);  // the head is trained from scratch (PEFT modules_to_save)
         }
@@ -189,8 +197,16 @@ final class ModelLoader {
         return x;
     }
 
+    /** A frozen matrix (linear weight, embedding table, LM head) in {@link #matrices}' dtype. */
+    private Tensor matrix(String name, long... shape) throws IOException {
+        Tensor x = w.load(be, name, prefixes, matrices, shape);
+        String full = w.resolve(name, prefixes);
+        params.add(new Transformer.Param(full, x, w.storedDType(full), false));
+        return x;
+    }
+
     private Linear linear(String path, int out, int in, boolean bias) throws IOException {
-        Tensor wt = t(path + ".weight", out, in);
+        Tensor wt = matrix(path + ".weight", out, in);
         Tensor b = bias ? t(path + ".bias", out) : null;
         return new Linear(canonical + path, wt, b);
     }
@@ -205,8 +221,23 @@ final class ModelLoader {
             for (int i = 0; i < in; i++) for (int o = 0; o < out; o++) tr[o * in + i] = s[i * out + o];
             Tensor wt = be.zeros(DType.F32, out, in);
             wt.copyFrom(tr);
+            if (matrices != DType.F32) wt = narrowed(wt);
             params.add(new Transformer.Param(full, wt, w.storedDType(full), true));
             return new Linear(canonical + path, wt, t(path + ".bias", out));
+        }
+    }
+
+    /** f32 → {@link #matrices}' dtype on the backend (round to nearest even); closes the f32 tensor. */
+    private Tensor narrowed(Tensor f32) {
+        try (f32) {
+            Tensor out = be.zeros(matrices, f32.shape());
+            try {
+                be.convert(out, f32);
+            } catch (RuntimeException e) {
+                out.close();
+                throw e;
+            }
+            return out;
         }
     }
 

@@ -78,10 +78,24 @@ public final class Transformer implements AutoCloseable {
 
     /** Loads config.json and the weights of {@code folder}; errors name the file, tensor or field. */
     public static Transformer load(Path folder, Backend be) throws IOException {
+        return load(folder, be, DType.F32);
+    }
+
+    /**
+     * Loads with the frozen matrices (linear weights, embedding tables, LM head) in {@code matrices}: F32 (every
+     * weight widened: the exact reference) or BF16 (kept as the checkpoint stores them; F16/F32 files rounded to bf16
+     * once). Norms, biases, adapters, heads that train and optimiser state stay f32 either way.
+     */
+    public static Transformer load(Path folder, Backend be, DType matrices) throws IOException {
         ModelConfig config = ModelConfig.read(folder);
         try (HfWeights w = HfWeights.open(folder)) {
-            return ModelLoader.build(config, w, be);
+            return ModelLoader.build(config, w, be, matrices);
         }
+    }
+
+    /** The dtype of the frozen matrices (F32 or BF16): what {@link #load(Path, Backend, DType)} was asked for. */
+    public DType weightDType() {
+        return tokEmb == null ? DType.F32 : tokEmb.dtype();
     }
 
     /** The backend this model computes on; every tensor of the model (weights, gradients, adapters) is on its device. */
@@ -166,6 +180,10 @@ public final class Transformer implements AutoCloseable {
      * still be attached; their gradients keep flowing.
      */
     public void enableFullFineTuning() {
+        if (weightDType() != DType.F32) {
+            throw new IllegalStateException("full fine-tuning needs the f32 weights of " + config.architecture()
+                    + "; this model holds its matrices in " + weightDType() + " (load it with --dtype f32)");
+        }
         fullFineTuning = true;
         for (Linear l : linears()) l.enableWeightGradients(be);
         for (Norm n : norms()) n.enableGradients(be);

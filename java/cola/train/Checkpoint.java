@@ -21,6 +21,7 @@ import java.util.Map;
  *   <li>{@code weight.<module>}: the current (merged) weights of every adapted layer, and of the trainable head;</li>
  *   <li>{@code lora.<module>.A/B}: the current link's adapters; {@code adam.m.<i>}, {@code adam.v.<i>}: the optimiser;</li>
  *   <li>{@code history.<module>.<link>.A/sB}: finished links, for the rank-Σr export;</li>
+ *   <li>{@code residual.<module>}: the merge residual of a bf16 weight (compensated knots);</li>
  *   <li>metadata: format, next step, link, AdamW step count.</li>
  * </ul>
  * Randomness needs no state: dropout masks and A's initialisation are functions of (seed, step / link).
@@ -51,6 +52,7 @@ public final class Checkpoint {
             for (var e : chain.history().entrySet()) {
                 Linear l = model.linear(e.getKey());
                 t.putIfAbsent("weight." + e.getKey(), l.weight);
+                if (l.mergeResidual() != null) t.put("residual." + e.getKey(), l.mergeResidual());
                 int i = 0;
                 for (float[][] link : e.getValue()) {
                     int r = link[0].length / l.in;
@@ -96,6 +98,13 @@ public final class Checkpoint {
             for (String key : f.entries().keySet()) {
                 if (key.startsWith("weight.")) {
                     copy(f, key, weightOf(file, model, key.substring(7)));
+                } else if (key.startsWith("residual.")) {  // a compensated bf16 chain's rounding residual
+                    Linear l = model.linear(key.substring(9));
+                    if (l == null || l.weight.dtype() != cola.tensor.DType.BF16) {
+                        throw new IOException(file + ": '" + key + "' names no bf16 layer of this model (resumed with"
+                                + " another --dtype?)");
+                    }
+                    copy(f, key, l.ensureMergeResidual(model.backend()));
                 } else if (key.startsWith("bias.")) {
                     Linear l = model.linear(key.substring(5));
                     if (l == null || l.bias == null) throw new IOException(file + ": '" + key + "' names no bias of this model");
@@ -136,6 +145,10 @@ public final class Checkpoint {
             if (!java.util.Arrays.equals(t.shape(), into.shape())) {
                 throw new IOException(f.path() + ": '" + key + "' is " + t.describe() + " but the model expects "
                         + into.describe() + " (different chain or LoRA configuration?)");
+            }
+            if (t.dtype() != into.dtype()) {
+                throw new IOException(f.path() + ": '" + key + "' is " + t.dtype() + " but the model holds " + into.dtype()
+                        + " (the run was trained with another --dtype: resume with the same one)");
             }
             into.copyFrom(t);
         }

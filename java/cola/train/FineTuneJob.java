@@ -11,6 +11,7 @@ import cola.lora.LoraConfig;
 import cola.model.Transformer;
 import cola.optim.AdamW;
 import cola.optim.LrSchedule;
+import cola.tensor.DType;
 import cola.tensor.Tensor;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -39,12 +40,25 @@ public final class FineTuneJob {
      */
     public record Config(Path modelDir, int gradAccum, int epochs, LrSchedule.Kind schedule, double lr, int warmupSteps,
             double maxGradNorm, AdamWConfig adamw, LoraConfig lora, ChainConfig chain, List<Integer> knotEpochs,
-            Rounding mergeRounding, boolean bestOnDev, long seed, Path checkpoint, Path exportDir, int maxBadSteps) {
+            Rounding mergeRounding, boolean bestOnDev, long seed, Path checkpoint, Path exportDir, int maxBadSteps,
+            DType weights) {
         public Config {
             if (epochs < 1) throw new IllegalArgumentException("--epochs must be >= 1, got " + epochs);
             if (gradAccum < 1) throw new IllegalArgumentException("--grad-accum must be >= 1, got " + gradAccum);
             if (!(lr > 0)) throw new IllegalArgumentException("--lr must be > 0, got " + lr);
             knotEpochs = knotEpochs == null ? List.of() : List.copyOf(knotEpochs);
+            if (weights == null) weights = DType.F32;
+            if (weights != DType.F32 && weights != DType.BF16) {
+                throw new IllegalArgumentException("--dtype: frozen weights are f32 or bf16, got " + weights);
+            }
+        }
+
+        /** The f32 engine (every weight widened to f32: the exact reference). */
+        public Config(Path modelDir, int gradAccum, int epochs, LrSchedule.Kind schedule, double lr, int warmupSteps,
+                double maxGradNorm, AdamWConfig adamw, LoraConfig lora, ChainConfig chain, List<Integer> knotEpochs,
+                Rounding mergeRounding, boolean bestOnDev, long seed, Path checkpoint, Path exportDir, int maxBadSteps) {
+            this(modelDir, gradAccum, epochs, schedule, lr, warmupSteps, maxGradNorm, adamw, lora, chain, knotEpochs,
+                    mergeRounding, bestOnDev, seed, checkpoint, exportDir, maxBadSteps, DType.F32);
         }
     }
 
@@ -53,11 +67,15 @@ public final class FineTuneJob {
     /**
      * One link of the chain (or the single "link" of LoRA / full fine-tuning).
      *
-     * @param bf16Survival fraction of this link's merge updates a bf16 W would keep (NaN: full fine-tuning, no merge)
+     * @param bf16Survival fraction of this link's merge updates a bf16 W would keep (NaN: full fine-tuning, no merge);
+     *                     with bf16 weights, the fraction the real merge kept
      * @param effectiveRank mean numerical rank of ΔW = W − W₀ after this link's merge (NaN: full fine-tuning)
+     * @param mergeKept fraction of this link's ‖ΔW‖ that reached the stored weights and their merge residual (1 for
+     *                  f32 weights; NaN: no merge)
+     * @param mergeKeptInWeights the same for the stored (bf16) weights alone: what the next link trained on
      */
     public record LinkLog(int link, int rank, int firstStep, int steps, double backboneFlops, double loraFlops,
-            double bf16Survival, double effectiveRank) {}
+            double bf16Survival, double effectiveRank, double mergeKept, double mergeKeptInWeights) {}
 
     /**
      * @param spectrum mean over adapted matrices of the singular values of the final ΔW divided by the largest (empty
@@ -77,7 +95,21 @@ public final class FineTuneJob {
 
     /** What survives a resume besides the weights: the run's logs so far (checkpoint metadata, JSON). */
     record History(List<EpochLog> epochs, List<Trainer.StepLog> steps, double[][] linkFlops, double[] survival,
-            long tokens, double seconds, int bestEpoch, double bestScore) {}
+            double[][] kept, long tokens, double seconds, int bestEpoch, double bestScore) {
+        /** Per link {kept, kept in weights} of its merge; NaN until merged (a checkpoint from before it: all NaN). */
+        History {
+            if (kept == null) {
+                kept = new double[survival.length][2];
+                for (double[] k : kept) java.util.Arrays.fill(k, Double.NaN);
+            }
+        }
+
+        void record(Chain.KnotReport k) {
+            survival[k.link()] = k.bf16Survival();
+            kept[k.link()][0] = k.kept();
+            kept[k.link()][1] = k.keptInWeights();
+        }
+    }
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -99,7 +131,7 @@ public final class FineTuneJob {
                     + " fill an optimiser step of " + cfg.gradAccum() + " and are skipped");
         }
         int steps = perEpoch * cfg.epochs();
-        try (Transformer m = Transformer.load(cfg.modelDir(), be)) {
+        try (Transformer m = Transformer.load(cfg.modelDir(), be, cfg.weights())) {
             task.prepare(m, cfg.seed());
             return cfg.lora() == null ? runFull(be, cfg, task, m, order, epochData, perEpoch, steps, say)
                     : runChain(be, cfg, task, m, order, epochData, perEpoch, steps, say);
@@ -133,7 +165,7 @@ public final class FineTuneJob {
         try (Chain chain = new Chain(be, m, cfg.lora(), chainCfg, cfg.adamw())) {
             chain.setMergeRounding(cfg.mergeRounding(), cfg.seed());
             History h = new History(new ArrayList<>(), new ArrayList<>(), new double[chainCfg.links()][2],
-                    new double[chainCfg.links()], 0, 0, -1, Double.NEGATIVE_INFINITY);
+                    new double[chainCfg.links()], null, 0, 0, -1, Double.NEGATIVE_INFINITY);
             java.util.Arrays.fill(h.survival(), Double.NaN);
             int firstEpoch = 0;
             if (cfg.checkpoint() != null && Files.exists(cfg.checkpoint())) {
@@ -180,9 +212,7 @@ public final class FineTuneJob {
                                 eta, s.knot() ? "  [knot]" : ""));
                     }
                 }, base, base + perEpoch);
-                for (Chain.KnotReport k : chain.merges().subList(knotsSeen, chain.merges().size())) {
-                    h.survival()[k.link()] = k.bf16Survival();
-                }
+                for (Chain.KnotReport k : chain.merges().subList(knotsSeen, chain.merges().size())) h.record(k);
                 knotsSeen = chain.merges().size();
                 h.steps().addAll(log);
                 double trainLoss = lossSum[0] / log.size();
@@ -197,7 +227,7 @@ public final class FineTuneJob {
                     bestScore = score;
                     if (best != null) Checkpoint.write(best, m, chain, base + perEpoch);
                 }
-                h = new History(h.epochs(), h.steps(), h.linkFlops(), h.survival(), tokens[0],
+                h = new History(h.epochs(), h.steps(), h.linkFlops(), h.survival(), h.kept(), tokens[0],
                         secondsBefore + (System.nanoTime() - t0) / 1e9, bestEpoch, bestScore);
                 if (cfg.checkpoint() != null) {
                     Checkpoint.write(cfg.checkpoint(), m, chain, base + perEpoch, Map.of("history", JSON.writeValueAsString(h)));
@@ -214,7 +244,7 @@ public final class FineTuneJob {
             }
             chain.finish();  // every link merged: the test runs on the plain (merged) model
             List<Chain.KnotReport> merges = chain.merges();
-            if (!merges.isEmpty()) h.survival()[merges.get(merges.size() - 1).link()] = merges.get(merges.size() - 1).bf16Survival();
+            if (!merges.isEmpty()) h.record(merges.get(merges.size() - 1));
             Eval t = task.evaluate(be, m, task.test());
             double[][] ranks = rankDiagnostics(chain);
             if (cfg.exportDir() != null) say.accept(Exports.mergedAndChain(be, cfg.exportDir(), m, chain, cfg.lora(), cfg.modelDir()));
@@ -222,7 +252,8 @@ public final class FineTuneJob {
             List<LinkLog> links = new ArrayList<>();
             for (int l = 0; l < chainCfg.links(); l++) {
                 links.add(new LinkLog(l, chainCfg.rankOf(l), schedule.linkStart(l), schedule.linkLength(l), h.linkFlops()[l][0],
-                        h.linkFlops()[l][1], h.survival()[l], l < ranks[0].length ? ranks[0][l] : Double.NaN));
+                        h.linkFlops()[l][1], h.survival()[l], l < ranks[0].length ? ranks[0][l] : Double.NaN,
+                        h.kept()[l][0], h.kept()[l][1]));
             }
             return new Result(h.epochs(), t, reported, secs, h.tokens() / Math.max(1e-9, secs), steps, schedule.knots(), links,
                     ranks[1], h.steps());
@@ -341,7 +372,7 @@ public final class FineTuneJob {
             Eval t = task.evaluate(be, m, task.test());
             if (cfg.exportDir() != null) say.accept(Exports.mergedAndChain(be, cfg.exportDir(), m, null, null, cfg.modelDir()));
             double secs = (System.nanoTime() - t0) / 1e9;
-            List<LinkLog> links = List.of(new LinkLog(0, 0, 0, steps, flops[0], 0, Double.NaN, Double.NaN));
+            List<LinkLog> links = List.of(new LinkLog(0, 0, 0, steps, flops[0], 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN));
             return new Result(epochs, t, reported, secs, tokens[0] / secs, steps, List.of(), links, new double[0], allSteps);
         }
     }

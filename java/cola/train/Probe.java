@@ -148,8 +148,25 @@ public final class Probe {
 
     /** Convenience for tools: loads model + optional adapter, runs, closes the model. */
     public static Map<String, Tensor> run(Backend be, Path modelDir, Path inputs, Path adapterDir) throws IOException {
+        return run(be, modelDir, inputs, adapterDir, cola.tensor.DType.F32);
+    }
+
+    /** The same with the frozen matrices held in {@code weights} (F32 or BF16: the bf16 engine). */
+    public static Map<String, Tensor> run(Backend be, Path modelDir, Path inputs, Path adapterDir,
+            cola.tensor.DType weights) throws IOException {
+        return run(be, modelDir, readInputs(inputs), adapterDir, weights);
+    }
+
+    /** {@code probe --dtype}: the inputs are read (and checked) first, then the dtype is resolved for the model. */
+    public static Map<String, Tensor> run(Backend be, Path modelDir, Path inputs, Path adapterDir,
+            cola.model.Precision.Choice dtype) throws IOException {
         Inputs in = readInputs(inputs);
-        try (Transformer m = Transformer.load(modelDir, be)) {
+        return run(be, modelDir, in, adapterDir, cola.model.Precision.resolve(dtype, modelDir, be).dtype());
+    }
+
+    private static Map<String, Tensor> run(Backend be, Path modelDir, Inputs in, Path adapterDir,
+            cola.tensor.DType weights) throws IOException {
+        try (Transformer m = Transformer.load(modelDir, be, weights)) {
             List<LoraAdapter> adapters = adapterDir == null ? List.of() : PeftAdapter.attach(adapterDir, m);
             try {
                 return run(be, m, in);

@@ -62,6 +62,17 @@ public final class CpuBackend implements Backend {
         return cola_cpu_isa();
     }
 
+    /** The CPU's bf16 GEMM units as oneDNN sees them: "amx", "avx512_bf16", or "" (none). */
+    public static String bf16Units() {
+        CpuKernels.load();
+        return cola_cpu_bf16_units();
+    }
+
+    @Override
+    public String bf16Support() {
+        return bf16Units();
+    }
+
     public static String gemmLibrary() {
         CpuKernels.load();
         return cola_cpu_gemm_library();
@@ -88,6 +99,11 @@ public final class CpuBackend implements Backend {
         throw new IllegalArgumentException(op + ": native kernel reported " + what + " (code " + code + ")");
     }
 
+    /** A frozen weight kept in bf16 (the checkpoint's dtype): the op runs its bf16-weight kernel. */
+    private static boolean bf16(Tensor weight) {
+        return weight.dtype() == DType.BF16;
+    }
+
     private static long addr(Tensor t) {
         return t == null ? 0L : t.address();
     }
@@ -109,6 +125,19 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void gemmBf16(boolean transA, boolean transB, Tensor a, Tensor b, float beta, Tensor c) {
+        OpChecks.Gemm g = OpChecks.gemmBf16(HOST, transA, transB, a, b, beta, c);
+        status("gemm_bf16", cola_gemm_bf16(transA ? 1 : 0, transB ? 1 : 0, g.m(), g.n(), g.k(), a.address(), a.dim(1),
+                b.address(), b.dim(1), beta, c.address(), g.n()));
+    }
+
+    /** How many bf16 matmul primitives the native cache holds (one per distinct GEMM shape, bounded). */
+    public static long cachedBf16Primitives() {
+        CpuKernels.load();
+        return cola_gemm_bf16_cached_primitives();
+    }
+
+    @Override
     public void gemmBatched(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
         OpChecks.Gemm g = OpChecks.gemmBatched(HOST, transA, transB, a, b, c);
         status("gemm_batched", cola_gemm_batched_f32(g.batch(), transA ? 1 : 0, transB ? 1 : 0, g.m(), g.n(), g.k(),
@@ -121,15 +150,20 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmulForward(Tensor out, Tensor inp, Tensor weight, Tensor bias) {
         OpChecks.Linear l = OpChecks.matmulForward(HOST, out, inp, weight, bias);
-        status("matmul_forward", cola_matmul_forward(out.address(), inp.address(), weight.address(), addr(bias), l.m(),
-                l.k(), l.n()));
+        status("matmul_forward", bf16(weight)
+                ? cola_matmul_bf16w_forward(out.address(), inp.address(), weight.address(), addr(bias), l.m(), l.k(),
+                        l.n())
+                : cola_matmul_forward(out.address(), inp.address(), weight.address(), addr(bias), l.m(), l.k(), l.n()));
     }
 
     @Override
     public void matmulBackward(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight) {
         OpChecks.Linear l = OpChecks.matmulBackward(HOST, dinp, dweight, dbias, dout, inp, weight);
-        status("matmul_backward", cola_matmul_backward(addr(dinp), addr(dweight), addr(dbias), dout.address(),
-                inp.address(), weight.address(), l.m(), l.k(), l.n()));
+        status("matmul_backward", bf16(weight)
+                ? cola_matmul_bf16w_backward(addr(dinp), addr(dweight), addr(dbias), dout.address(), inp.address(),
+                        weight.address(), l.m(), l.k(), l.n())
+                : cola_matmul_backward(addr(dinp), addr(dweight), addr(dbias), dout.address(), inp.address(),
+                        weight.address(), l.m(), l.k(), l.n()));
     }
 
     // ---------------------------------------------------------------- LoRA
@@ -138,17 +172,24 @@ public final class CpuBackend implements Backend {
     public void loraLinearForward(Tensor y, Tensor u, Tensor x, Tensor w, Tensor b, Tensor a, Tensor bMat, float s,
             float p, long seed) {
         OpChecks.Lora l = OpChecks.loraLinearForward(HOST, y, u, x, w, b, a, bMat, s, p);
-        status("lora_linear_forward", cola_lora_linear_forward(y.address(), addr(u), x.address(), w.address(),
-                addr(b), a.address(), bMat.address(), s, p, seed, l.m(), l.k(), l.n(), l.r()));
+        status("lora_linear_forward", bf16(w)
+                ? cola_lora_linear_forward_bf16w(y.address(), addr(u), x.address(), w.address(), addr(b), a.address(),
+                        bMat.address(), s, p, seed, l.m(), l.k(), l.n(), l.r())
+                : cola_lora_linear_forward(y.address(), addr(u), x.address(), w.address(), addr(b), a.address(),
+                        bMat.address(), s, p, seed, l.m(), l.k(), l.n(), l.r()));
     }
 
     @Override
     public void loraLinearBackward(Tensor dx, Tensor dW, Tensor db, Tensor dA, Tensor dB, Tensor v, Tensor dy,
             Tensor x, Tensor u, Tensor w, Tensor a, Tensor bMat, float s, float p, long seed) {
         OpChecks.Lora l = OpChecks.loraLinearBackward(HOST, dx, dW, db, dA, dB, v, dy, x, u, w, a, bMat, s, p);
-        status("lora_linear_backward", cola_lora_linear_backward(addr(dx), addr(dW), addr(db), dA.address(),
-                dB.address(), v.address(), dy.address(), x.address(), addr(u), w.address(), a.address(),
-                bMat.address(), s, p, seed, l.m(), l.k(), l.n(), l.r()));
+        status("lora_linear_backward", bf16(w)
+                ? cola_lora_linear_backward_bf16w(addr(dx), addr(dW), addr(db), dA.address(), dB.address(),
+                        v.address(), dy.address(), x.address(), addr(u), w.address(), a.address(), bMat.address(), s,
+                        p, seed, l.m(), l.k(), l.n(), l.r())
+                : cola_lora_linear_backward(addr(dx), addr(dW), addr(db), dA.address(), dB.address(), v.address(),
+                        dy.address(), x.address(), addr(u), w.address(), a.address(), bMat.address(), s, p, seed,
+                        l.m(), l.k(), l.n(), l.r()));
     }
 
     // ---------------------------------------------------------------- merge
@@ -170,6 +211,22 @@ public final class CpuBackend implements Backend {
         }
         status("merge", code);
         return unchanged[0];
+    }
+
+    @Override
+    public cola.backend.MergeStats mergeLoraBf16(Tensor w, Tensor residual, Tensor a, Tensor bMat, float s,
+            Rounding rounding, long seed) {
+        OpChecks.Merge g = OpChecks.mergeLoraBf16(HOST, w, residual, a, bMat, s);
+        double[] stats = new double[3];
+        long[] unchanged = {0};
+        int code = cola_merge_bf16_ex(w.address(), addr(residual), a.address(), bMat.address(), s, g.n(), g.k(),
+                g.r(), rounding == Rounding.STOCHASTIC ? 1 : 0, seed, stats, unchanged);
+        if (code == 2) {
+            throw new NonFiniteException("merge: the delta s·B·A for W " + w.describe()
+                    + " is not finite (NaN/Inf in A or B, or overflow); W was not modified");
+        }
+        status("merge_bf16", code);
+        return new cola.backend.MergeStats(unchanged[0], stats[0], stats[1], stats[2]);
     }
 
     // ---------------------------------------------------------------- norms
@@ -267,8 +324,9 @@ public final class CpuBackend implements Backend {
     @Override
     public void embeddingForward(Tensor out, Tensor ids, Tensor table) {
         OpChecks.Embedding e = OpChecks.embeddingForward(HOST, out, ids, table);
-        status("embedding_forward", cola_embedding_forward(out.address(), ids.address(), table.address(), e.n(), e.v(),
-                e.c()));
+        status("embedding_forward", bf16(table)
+                ? cola_embedding_bf16_forward(out.address(), ids.address(), table.address(), e.n(), e.v(), e.c())
+                : cola_embedding_forward(out.address(), ids.address(), table.address(), e.n(), e.v(), e.c()));
     }
 
     @Override

@@ -26,6 +26,7 @@ public final class CpuKernels {
     public static native String cola_cpu_version();
     public static native String cola_cpu_isa();
     public static native String cola_cpu_gemm_library();
+    public static native String cola_cpu_bf16_units();
     public static native int cola_cpu_max_threads();
     public static native void cola_cpu_set_num_threads(int n);
     public static native String cola_error_string(int code);
@@ -42,12 +43,23 @@ public final class CpuKernels {
             float alpha, @Cast("const float*") long A, long lda, long sA, @Cast("const float*") long B, long ldb,
             long sB, float beta, @Cast("float*") long C, long ldc, long sC);
 
+    public static native int cola_gemm_bf16(int transA, int transB, long M, long N, long K,
+            @Cast("const uint16_t*") long A, long lda, @Cast("const uint16_t*") long B, long ldb, float beta,
+            @Cast("float*") long C, long ldc);
+    public static native @Cast("int64_t") long cola_gemm_bf16_cached_primitives();
+
     // ---------------------------------------------------------------- linear
     public static native int cola_matmul_forward(@Cast("float*") long out, @Cast("const float*") long inp,
             @Cast("const float*") long weight, @Cast("const float*") long bias, long M, long K, long N);
     public static native int cola_matmul_backward(@Cast("float*") long dinp, @Cast("float*") long dweight,
             @Cast("float*") long dbias, @Cast("const float*") long dout, @Cast("const float*") long inp,
             @Cast("const float*") long weight, long M, long K, long N);
+
+    public static native int cola_matmul_bf16w_forward(@Cast("float*") long out, @Cast("const float*") long inp,
+            @Cast("const uint16_t*") long weight, @Cast("const float*") long bias, long M, long K, long N);
+    public static native int cola_matmul_bf16w_backward(@Cast("float*") long dinp, @Cast("float*") long dweight,
+            @Cast("float*") long dbias, @Cast("const float*") long dout, @Cast("const float*") long inp,
+            @Cast("const uint16_t*") long weight, long M, long K, long N);
 
     // ---------------------------------------------------------------- LoRA
     public static native int cola_lora_linear_forward(@Cast("float*") long y, @Cast("float*") long u,
@@ -60,12 +72,25 @@ public final class CpuKernels {
             @Cast("const float*") long W, @Cast("const float*") long A, @Cast("const float*") long B, float s,
             float p, @Cast("uint64_t") long seed, long M, long K, long N, long r);
 
+    public static native int cola_lora_linear_forward_bf16w(@Cast("float*") long y, @Cast("float*") long u,
+            @Cast("const float*") long x, @Cast("const uint16_t*") long W, @Cast("const float*") long b,
+            @Cast("const float*") long A, @Cast("const float*") long B, float s, float p, @Cast("uint64_t") long seed,
+            long M, long K, long N, long r);
+    public static native int cola_lora_linear_backward_bf16w(@Cast("float*") long dx, @Cast("float*") long dW,
+            @Cast("float*") long db, @Cast("float*") long dA, @Cast("float*") long dB, @Cast("float*") long v,
+            @Cast("const float*") long dy, @Cast("const float*") long x, @Cast("const float*") long u,
+            @Cast("const uint16_t*") long W, @Cast("const float*") long A, @Cast("const float*") long B, float s,
+            float p, @Cast("uint64_t") long seed, long M, long K, long N, long r);
+
     // ---------------------------------------------------------------- merge
     public static native int cola_merge_f32(@Cast("float*") long W, @Cast("const float*") long A,
             @Cast("const float*") long B, float s, long N, long K, long r);
     public static native int cola_merge_bf16(@Cast("uint16_t*") long W, @Cast("const float*") long A,
             @Cast("const float*") long B, float s, long N, long K, long r, int rounding, @Cast("uint64_t") long seed,
             @Cast("int64_t*") long[] unchanged);
+    public static native int cola_merge_bf16_ex(@Cast("uint16_t*") long W, @Cast("float*") long R,
+            @Cast("const float*") long A, @Cast("const float*") long B, float s, long N, long K, long r, int rounding,
+            @Cast("uint64_t") long seed, double[] stats, @Cast("int64_t*") long[] unchanged);
 
     // ---------------------------------------------------------------- norms
     public static native int cola_layernorm_forward(@Cast("float*") long out, @Cast("float*") long mean,
@@ -102,6 +127,8 @@ public final class CpuKernels {
     // ---------------------------------------------------------------- embedding
     public static native int cola_embedding_forward(@Cast("float*") long out, @Cast("const int32_t*") long ids,
             @Cast("const float*") long table, long N, long V, long C);
+    public static native int cola_embedding_bf16_forward(@Cast("float*") long out, @Cast("const int32_t*") long ids,
+            @Cast("const uint16_t*") long table, long N, long V, long C);
     public static native int cola_embedding_backward(@Cast("float*") long dtable, @Cast("const float*") long dout,
             @Cast("const int32_t*") long ids, long N, long V, long C);
 

@@ -2,6 +2,7 @@ package cola.backend.cuda;
 
 import static org.bytedeco.cuda.global.cublas.cublasCreate_v2;
 import static org.bytedeco.cuda.global.cublas.cublasDestroy_v2;
+import static org.bytedeco.cuda.global.cublas.cublasGemmEx;
 import static org.bytedeco.cuda.global.cublas.cublasSetStream_v2;
 import static org.bytedeco.cuda.global.cublas.cublasSgemmStridedBatched;
 import static org.bytedeco.cuda.global.cublas.cublasSgemm_v2;
@@ -16,7 +17,7 @@ import org.bytedeco.javacpp.Pointer;
  * (libcuda.so.1): loading it without one throws UnsatisfiedLinkError and leaves the preset classes unusable for the
  * JVM's life, and the 13.1 preset references cudart functions a 13.0 runtime lacks (calling one ends the process).
  * So: this class is first touched by {@link CudaBackend}'s constructor, which runs only after
- * {@link CudaRuntime#usable()} returned true, and it calls nothing but the five cuBLAS functions below (never cudart
+ * {@link CudaRuntime#usable()} returned true, and it calls nothing but the six cuBLAS functions below (never cudart
  * through the preset: streams and memory come from libcola_cuda).
  *
  * <p>Row-major GEMMs via the usual swap: a row-major C[M,N] is a column-major Cᵀ[N,M], and Cᵀ = op(B)ᵀ·op(A)ᵀ, so we
@@ -27,6 +28,12 @@ import org.bytedeco.javacpp.Pointer;
 final class Cublas {
     private static final int OP_N = 0;  // CUBLAS_OP_N
     private static final int OP_T = 1;  // CUBLAS_OP_T
+    // cudaDataType / cublasComputeType_t / cublasGemmAlgo_t values (library_types.h, cublas_api.h): kept as constants
+    // so this class touches no cudart class of the preset.
+    private static final int CUDA_R_32F = 0;
+    private static final int CUDA_R_16BF = 14;
+    private static final int CUBLAS_COMPUTE_32F = 68;
+    private static final int CUBLAS_GEMM_DEFAULT = -1;
 
     private final cublasContext handle = new cublasContext();
     private final FloatPointer alpha = new FloatPointer(1);
@@ -57,6 +64,19 @@ final class Cublas {
         beta.put(0, betaV);
         return cublasSgemm_v2(handle, transB ? OP_T : OP_N, transA ? OP_T : OP_N, n, m, k, alpha, f(b), ldb, f(a),
                 lda, beta, f(c), ldc);
+    }
+
+    /**
+     * Row-major c[m,n] (f32) = op(a)·op(b) + beta·c with bf16 a and b and fp32 accumulation (tensor cores): the bf16
+     * weight path. cublasGemmEx with CUDA_R_16BF inputs, CUDA_R_32F output, CUBLAS_COMPUTE_32F.
+     */
+    int gemmBf16(boolean transA, boolean transB, int m, int n, int k, long a, int lda, long b, int ldb, float betaV,
+            long c, int ldc) {
+        alpha.put(0, 1f);
+        beta.put(0, betaV);
+        return cublasGemmEx(handle, transB ? OP_T : OP_N, transA ? OP_T : OP_N, n, m, k, alpha, new Raw(b), CUDA_R_16BF,
+                ldb, new Raw(a), CUDA_R_16BF, lda, beta, new Raw(c), CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
+                CUBLAS_GEMM_DEFAULT);
     }
 
     /** The same over a batch with element strides sA, sB, sC between matrices. */

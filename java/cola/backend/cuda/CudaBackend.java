@@ -42,6 +42,7 @@ public final class CudaBackend implements Backend {
     private final OpChecks.Placement here = this::checkHere;
     private Tensor ones;     // f32[capacity] of 1.0: the vector that turns bias broadcast/reduction into GEMMs
     private Tensor scratch;  // f32[capacity]: u[M, r] when the caller passes none
+    private Tensor act16;    // bf16[capacity]: an activation rounded to bf16 for a bf16-weight GEMM
     private Tensor normOut;  // i64[1]: the device double written by cola_cuda_sum_squares (raw bits)
 
     private CudaBackend(CudaDevice dev) {
@@ -186,6 +187,31 @@ public final class CudaBackend implements Backend {
         return ones.address();
     }
 
+    /** bf16 c[m,n] (+)= op(a)·op(b) on cuBLAS with fp32 accumulation (beta 0 or 1). */
+    private void gemmBf16(OpCheck c, boolean tA, boolean tB, long m, long n, long k, long a, long lda, long b, long ldb,
+            float beta, long cc, long ldc) {
+        if (m == 0 || n == 0) return;
+        int st = cublas.gemmBf16(tA, tB, int32(c, "M", m), int32(c, "N", n), int32(c, "K", k), a,
+                int32(c, "lda", Math.max(1, lda)), b, int32(c, "ldb", Math.max(1, ldb)), beta, cc,
+                int32(c, "ldc", Math.max(1, ldc)));
+        if (st != 0) {
+            throw CudaException.ofCublas(c.op() + " (cuBLAS GemmEx bf16 " + m + "x" + n + "x" + k + ") on " + device, st,
+                    CudaException.cublasStatusName(st), c.describeArgs());
+        }
+    }
+
+    /** src (f32, n elements) rounded to bf16 into {@link #act16} (grown by doubling, kept); returns its address. */
+    private long toBf16(OpCheck c, long src, long n) {
+        if (act16 == null || act16.numel() < n) {
+            long cap = Math.max(n, act16 == null ? 4096 : 2 * act16.numel());
+            if (act16 != null) act16.close();
+            act16 = null;
+            act16 = Tensor.zeros(dev, DType.BF16, cap);
+        }
+        status(c, cola_cuda_f32_to_bf16(act16.address(), src, n, stream));
+        return act16.address();
+    }
+
     /** Device scratch of at least n floats (grown by doubling, kept; later ops on the stream reuse it in order). */
     private long scratch(long n) {
         if (scratch == null || scratch.numel() < n) {
@@ -197,16 +223,25 @@ public final class CudaBackend implements Backend {
         return scratch.address();
     }
 
-    /** out[m,n] = inp[m,k]·w[n,k]ᵀ (+ bias[n] as ones[m,1]·bias[1,n]). */
-    private void linearForward(OpCheck c, long out, long inp, long w, long bias, long m, long k, long n) {
-        sgemm(c, false, true, m, n, k, 1f, inp, k, w, k, 0f, out, n);
+    /**
+     * out[m,n] = inp[m,k]·w[n,k]ᵀ (+ bias[n] as ones[m,1]·bias[1,n]). A bf16 w (kept as stored) runs on the tensor
+     * cores: inp is rounded to bf16 into {@link #act16} and cuBLAS accumulates in fp32 (the CPU's bf16 path).
+     */
+    private void linearForward(OpCheck c, Tensor w, long out, long inp, long bias, long m, long k, long n) {
+        if (w.dtype() == DType.BF16) gemmBf16(c, false, true, m, n, k, toBf16(c, inp, m * k), k, w.address(), k, 0f, out, n);
+        else sgemm(c, false, true, m, n, k, 1f, inp, k, w.address(), k, 0f, out, n);
         if (bias != 0 && m > 0) sgemm(c, false, false, m, n, 1, 1f, ones(m), 1, bias, n, 1f, out, n);
     }
 
     /** dinp[m,k] += dout·w; dw[n,k] += doutᵀ·inp; db[1,n] += ones[1,m]·dout (each when its address is non-zero). */
-    private void linearBackward(OpCheck c, long dinp, long dw, long db, long dout, long inp, long w, long m, long k,
-            long n) {
-        if (dinp != 0) sgemm(c, false, false, m, k, n, 1f, dout, n, w, k, 1f, dinp, k);
+    private void linearBackward(OpCheck c, Tensor weight, long dinp, long dw, long db, long dout, long inp, long m,
+            long k, long n) {
+        long w = weight.address();
+        if (dinp != 0 && weight.dtype() == DType.BF16) {
+            gemmBf16(c, false, false, m, k, n, toBf16(c, dout, m * n), n, w, k, 1f, dinp, k);
+        } else if (dinp != 0) {
+            sgemm(c, false, false, m, k, n, 1f, dout, n, w, k, 1f, dinp, k);
+        }
         if (dw != 0) sgemm(c, true, false, n, k, m, 1f, dout, n, inp, k, 1f, dw, k);
         if (db != 0 && m > 0) sgemm(c, false, false, 1, n, m, 1f, ones(m), m, dout, n, 1f, db, n);
     }
@@ -221,6 +256,20 @@ public final class CudaBackend implements Backend {
         enter();
         sgemm(g.check(), transA, transB, g.m(), g.n(), g.k(), alpha, a.address(), a.dim(1), b.address(), b.dim(1),
                 beta, c.address(), g.n());
+    }
+
+    /** Every architecture the library is built for (sm_80, sm_90) has bf16 tensor cores. */
+    @Override
+    public String bf16Support() {
+        return "tensor cores";
+    }
+
+    @Override
+    public void gemmBf16(boolean transA, boolean transB, Tensor a, Tensor b, float beta, Tensor c) {
+        OpChecks.Gemm g = OpChecks.gemmBf16(here, transA, transB, a, b, beta, c);
+        enter();
+        gemmBf16(g.check(), transA, transB, g.m(), g.n(), g.k(), a.address(), a.dim(1), b.address(), b.dim(1), beta,
+                c.address(), g.n());
     }
 
     @Override
@@ -247,15 +296,15 @@ public final class CudaBackend implements Backend {
     public void matmulForward(Tensor out, Tensor inp, Tensor weight, Tensor bias) {
         OpChecks.Linear l = OpChecks.matmulForward(here, out, inp, weight, bias);
         enter();
-        linearForward(l.check(), out.address(), inp.address(), weight.address(), addr(bias), l.m(), l.k(), l.n());
+        linearForward(l.check(), weight, out.address(), inp.address(), addr(bias), l.m(), l.k(), l.n());
     }
 
     @Override
     public void matmulBackward(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight) {
         OpChecks.Linear l = OpChecks.matmulBackward(here, dinp, dweight, dbias, dout, inp, weight);
         enter();
-        linearBackward(l.check(), addr(dinp), addr(dweight), addr(dbias), dout.address(), inp.address(),
-                weight.address(), l.m(), l.k(), l.n());
+        linearBackward(l.check(), weight, addr(dinp), addr(dweight), addr(dbias), dout.address(), inp.address(),
+                l.m(), l.k(), l.n());
     }
 
     // ---------------------------------------------------------------- LoRA
@@ -268,7 +317,7 @@ public final class CudaBackend implements Backend {
         long m = l.m(), kk = l.k(), n = l.n(), r = l.r();
         enter();
         // y = x·Wᵀ + b on cuBLAS; then the kernel writes u[M, r] (scratch when the caller keeps none) and adds s·u·Bᵀ.
-        linearForward(c, y.address(), x.address(), w.address(), addr(b), m, kk, n);
+        linearForward(c, w, y.address(), x.address(), addr(b), m, kk, n);
         long uAddr = u != null ? u.address() : scratch(m * r);
         status(c, cola_cuda_lora_linear_forward(y.address(), uAddr, x.address(), a.address(), bMat.address(), s, p,
                 seed, m, kk, n, r, stream));
@@ -282,7 +331,7 @@ public final class CudaBackend implements Backend {
         long m = l.m(), kk = l.k(), n = l.n(), r = l.r();
         enter();
         // Base terms on cuBLAS: dx += dy·W, dW += dyᵀ·x, db += Σ dy.
-        linearBackward(c, addr(dx), addr(dW), addr(db), dy.address(), x.address(), w.address(), m, kk, n);
+        linearBackward(c, w, addr(dx), addr(dW), addr(db), dy.address(), x.address(), m, kk, n);
         long uAddr;
         if (u != null) {
             uAddr = u.address();
@@ -314,6 +363,25 @@ public final class CudaBackend implements Backend {
         }
         status(g.check(), code);
         return unchanged[0];
+    }
+
+    /**
+     * On the host: a knot is rare (once per link) and the accounting is a reduction the CUDA merge kernel does not
+     * have, so W, R, A and B are copied down, merged by the CPU kernel (the reference) and W and R copied back.
+     */
+    @Override
+    public cola.backend.MergeStats mergeLoraBf16(Tensor w, Tensor residual, Tensor a, Tensor bMat, float s,
+            Rounding rounding, long seed) {
+        OpChecks.mergeLoraBf16(here, w, residual, a, bMat, s);
+        enter();
+        cola.backend.cpu.CpuBackend cpu = cola.backend.cpu.CpuBackend.get();
+        try (Tensor hw = download(w); Tensor hr = residual == null ? null : download(residual);
+             Tensor ha = download(a); Tensor hb = download(bMat)) {
+            cola.backend.MergeStats st = cpu.mergeLoraBf16(hw, hr, ha, hb, s, rounding, seed);
+            w.copyFrom(hw);
+            if (residual != null) residual.copyFrom(hr);
+            return st;
+        }
     }
 
     // ---------------------------------------------------------------- norms
@@ -425,8 +493,11 @@ public final class CudaBackend implements Backend {
     public void embeddingForward(Tensor out, Tensor ids, Tensor table) {
         OpChecks.Embedding e = OpChecks.embeddingForward(here, out, ids, table);  // reads the ids back: synchronous
         enter();
-        status(e.check(), cola_cuda_embedding_forward(out.address(), ids.address(), table.address(), e.n(), e.v(),
-                e.c(), stream));
+        status(e.check(), table.dtype() == DType.BF16
+                ? cola_cuda_embedding_bf16_forward(out.address(), ids.address(), table.address(), e.n(), e.v(), e.c(),
+                        stream)
+                : cola_cuda_embedding_forward(out.address(), ids.address(), table.address(), e.n(), e.v(), e.c(),
+                        stream));
     }
 
     @Override

@@ -120,6 +120,9 @@ public final class CudaKernels {
     // ---------------------------------------------------------------- embedding
     public static native int cola_cuda_embedding_forward(@Cast("float*") long out, @Cast("const int32_t*") long ids,
             @Cast("const float*") long table, long N, long V, long C, @Cast("void*") long stream);
+    public static native int cola_cuda_embedding_bf16_forward(@Cast("float*") long out,
+            @Cast("const int32_t*") long ids, @Cast("const uint16_t*") long table, long N, long V, long C,
+            @Cast("void*") long stream);
     public static native int cola_cuda_embedding_backward(@Cast("float*") long dtable,
             @Cast("const float*") long dout, @Cast("const int32_t*") long ids, long N, long V, long C,
             @Cast("void*") long stream);

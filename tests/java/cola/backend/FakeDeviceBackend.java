@@ -139,6 +139,12 @@ public final class FakeDeviceBackend implements Backend {
     }
 
     @Override
+    public void gemmBf16(boolean transA, boolean transB, Tensor a, Tensor b, float beta, Tensor c) {
+        Call k = new Call("gemm_bf16");
+        cpu.gemmBf16(transA, transB, k.t("a", a), k.t("b", b), beta, k.t("c", c));
+    }
+
+    @Override
     public void gemmBatched(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
         Call k = new Call("gemm_batched");
         cpu.gemmBatched(transA, transB, alpha, k.t("a", a), k.t("b", b), beta, k.t("c", c));
@@ -184,6 +190,14 @@ public final class FakeDeviceBackend implements Backend {
     public long mergeLora(Tensor w, Tensor a, Tensor bMat, float s, Rounding rounding, long seed) {
         Call k = new Call("merge");
         return cpu.mergeLora(k.t("W", w), k.t("A", a), k.t("B", bMat), s, rounding, seed);
+    }
+
+    @Override
+    public cola.backend.MergeStats mergeLoraBf16(Tensor w, Tensor residual, Tensor a, Tensor bMat, float s,
+            Rounding rounding, long seed) {
+        Call k = new Call("merge_bf16");
+        return cpu.mergeLoraBf16(k.t("W", w), k.opt("R", residual), k.t("A", a),
+                k.t("B", bMat), s, rounding, seed);
     }
 
     // ---------------------------------------------------------------- norms

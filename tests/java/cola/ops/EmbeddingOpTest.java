@@ -46,6 +46,31 @@ class EmbeddingOpTest {
         }
     }
 
+    @ParameterizedTest(name = "N={0} V={1} C={2}")
+    @MethodSource("shapes")
+    void bf16TableForwardIsAnExactWidenedGather(int n, int v, int c) {
+        try (OpTestSupport s = new OpTestSupport(n * 17L + v * 3L + c)) {
+            float[] table = OpTestSupport.roundBf16(s.randn(v * c));
+            int[] ids = s.randint(n, v);
+            Tensor out = s.f32(s.randn(n * c), n, c);
+            s.cpu.embeddingForward(out, s.i32(ids, n), s.bf16(table, v, c));
+            float[] expect = new float[n * c];
+            for (int i = 0; i < n; i++) System.arraycopy(table, ids[i] * c, expect, i * c, c);
+            assertArrayEquals(expect, out.toFloatArray(), "a bf16 row widens to f32 exactly");
+        }
+    }
+
+    @Test
+    void bf16TableRejectsABadIdBeforeWritingAnything() {
+        try (OpTestSupport s = new OpTestSupport(5)) {
+            Tensor out = s.f32(new float[] {7, 7, 7, 7}, 2, 2);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> s.cpu.embeddingForward(out, s.i32(new int[] {0, 3}, 2), s.bf16(new float[6], 3, 2)));
+            assertTrue(e.getMessage().contains("'ids'[1] = 3 is outside [0, 3)"), e.getMessage());
+            assertArrayEquals(new float[] {7, 7, 7, 7}, out.toFloatArray());
+        }
+    }
+
     @Test
     void repeatedIdsAccumulateInRowOrderWhateverTheThreadCount() {
         try (OpTestSupport s = new OpTestSupport(9)) {

@@ -167,4 +167,103 @@ class LinearOpTest {
             assertTrue(e.getMessage().startsWith("gemm:"), e.getMessage());
         }
     }
+
+    // ---------------------------------------------------------------- bf16 weights (gemm_bf16, matmul_bf16w)
+    // The kernels round their activation operand to bf16 and accumulate in fp32, so against a double reference on the
+    // ROUNDED operands the error is f32 accumulation only (tight); against the unrounded f32 product it is bf16's
+    // 2^-9 relative rounding per operand (loose): both are asserted. No finite-difference check here: the kernel rounds
+    // its input to bf16, so the loss is piecewise constant in inp at any step below bf16's resolution; the LoRA test
+    // checks A and B (fp32 operands) by finite differences through a bf16 W instead.
+
+    @ParameterizedTest(name = "M={0} K={1} N={2}")
+    @MethodSource("shapes")
+    void gemmBf16AllTransposesAccumulateInFp32(int m, int k, int n) {
+        try (OpTestSupport s = new OpTestSupport(m * 1000L + k * 10L + n + 5)) {
+            for (boolean ta : new boolean[] {false, true}) {
+                for (boolean tb : new boolean[] {false, true}) {
+                    for (float beta : new float[] {0f, 1f}) {
+                        float[] a = OpTestSupport.roundBf16(s.randn(m * k)), b = OpTestSupport.roundBf16(s.randn(k * n));
+                        float[] c0 = s.randn(m * n);
+                        Tensor at = s.bf16(a, ta ? k : m, ta ? m : k), bt = s.bf16(b, tb ? n : k, tb ? k : n);
+                        Tensor ct = s.f32(c0, m, n);
+                        s.cpu.gemmBf16(ta, tb, at, bt, beta, ct);
+                        double[] ref = gemmRef(ta, tb, a, b, m, n, k);
+                        for (int i = 0; i < ref.length; i++) ref[i] += beta * c0[i];
+                        assertClose("gemm_bf16 ta=" + ta + " tb=" + tb + " beta=" + beta, ref, ct.toFloatArray(), 1e-5,
+                                1e-5 * Math.sqrt(k));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void gemmBf16CachesOnePrimitivePerShape() {
+        try (OpTestSupport s = new OpTestSupport(11)) {
+            Tensor a = s.bf16(s.randn(37 * 19), 37, 19), b = s.bf16(s.randn(19 * 23), 19, 23), c = s.zeros(37, 23);
+            s.cpu.gemmBf16(false, false, a, b, 0f, c);
+            long cached = cola.backend.cpu.CpuBackend.cachedBf16Primitives();
+            for (int i = 0; i < 5; i++) s.cpu.gemmBf16(false, false, a, b, 0f, c);
+            assertTrue(cola.backend.cpu.CpuBackend.cachedBf16Primitives() == cached, "a repeated shape reuses its primitive");
+        }
+    }
+
+    @ParameterizedTest(name = "M={0} K={1} N={2}")
+    @MethodSource("shapes")
+    void matmulWithBf16WeightMatchesReference(int m, int k, int n) {
+        try (OpTestSupport s = new OpTestSupport(m * 31L + k * 7L + n)) {
+            float[] x = s.randn(m * k), w = OpTestSupport.roundBf16(s.randn(n * k, 0.2)), b = s.randn(n),
+                    g = s.randn(m * n);
+            Tensor xt = s.f32(x, m, k), wt = s.bf16(w, n, k), out = s.zeros(m, n);
+            s.cpu.matmulForward(out, xt, wt, s.f32(b, n));
+            float[] xr = OpTestSupport.roundBf16(x);
+            assertClose("out vs rounded operands", matmulRef(xr, w, b, m, k, n), out.toFloatArray(), 1e-5,
+                    1e-5 * Math.sqrt(k));
+            assertClose("out vs f32 activations", matmulRef(x, w, b, m, k, n), out.toFloatArray(), 2e-2,
+                    1e-2 * Math.sqrt(k) * 0.2);
+
+            // backward accumulates: dinp += dout·W (dout rounded to bf16), dweight += doutᵀ·inp, dbias += Σ dout
+            float[] dx0 = s.randn(m * k), dw0 = s.randn(n * k), db0 = s.randn(n);
+            Tensor dx = s.f32(dx0, m, k), dw = s.f32(dw0, n, k), db = s.f32(db0, n);
+            s.cpu.matmulBackward(dx, dw, db, s.f32(g, m, n), xt, wt);
+            float[] gr = OpTestSupport.roundBf16(g);
+            double[] dxRef = new double[m * k], dwRef = new double[n * k], dbRef = new double[n];
+            for (int i = 0; i < m; i++)
+                for (int q = 0; q < k; q++) {
+                    double acc = dx0[i * k + q];
+                    for (int c = 0; c < n; c++) acc += (double) gr[i * n + c] * w[c * k + q];
+                    dxRef[i * k + q] = acc;
+                }
+            for (int c = 0; c < n; c++) {
+                double sb = db0[c];
+                for (int i = 0; i < m; i++) sb += g[i * n + c];
+                dbRef[c] = sb;
+                for (int q = 0; q < k; q++) {
+                    double acc = dw0[c * k + q];
+                    for (int i = 0; i < m; i++) acc += (double) gr[i * n + c] * xr[i * k + q];
+                    dwRef[c * k + q] = acc;
+                }
+            }
+            assertClose("dinp", dxRef, dx.toFloatArray(), 1e-5, 1e-5 * Math.sqrt(n));
+            assertClose("dweight", dwRef, dw.toFloatArray(), 1e-5, 1e-5 * Math.sqrt(m));
+            assertClose("dbias", dbRef, db.toFloatArray(), 1e-5, 1e-5 * Math.sqrt(m));
+        }
+    }
+
+    @Test
+    void bf16WeightMisuseIsRejectedInJava() {
+        try (OpTestSupport s = new OpTestSupport(4)) {
+            Tensor x = s.zeros(4, 5), w = s.bf16(new float[30], 6, 5), out = s.zeros(4, 6);
+            Tensor xb = s.bf16(new float[20], 4, 5);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> s.cpu.matmulForward(out, xb, w, null));
+            assertTrue(e.getMessage().contains("'inp' must be f32, got bf16"), e.getMessage());
+            Tensor f16 = s.track(Tensor.zeros(DType.F16, 6, 5));
+            e = assertThrows(IllegalArgumentException.class, () -> s.cpu.matmulForward(out, x, f16, null));
+            assertTrue(e.getMessage().contains("'weight' must be f32 or bf16, got f16"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> s.cpu.gemmBf16(false, false, s.bf16(new float[20], 4, 5), w, 0.5f, out));
+            assertTrue(e.getMessage().contains("beta"), e.getMessage());
+        }
+    }
 }

@@ -204,4 +204,63 @@ class LoraOpTest {
             assertTrue(e.getMessage().startsWith("lora_linear_backward: 'dA' must have shape [2, 8]"), e.getMessage());
         }
     }
+
+    // ---------------------------------------------------------------- bf16 base weight (cola_lora_linear_*_bf16w)
+
+    @ParameterizedTest(name = "M={0} K={1} N={2} r={3} p={4}")
+    @MethodSource("shapes")
+    void bf16BaseWeightMatchesReference(int m, int k, int n, int r, float p) {
+        // The base product runs on bf16 operands (x rounded, W as stored); the low-rank path stays fp32. The reference
+        // takes the rounded x for the base term and the f32 x for the adapter term: tight on both.
+        try (OpTestSupport s = new OpTestSupport(m * 7919L + k * 31L + n + r + 1)) {
+            float scale = 2.0f;
+            long seed = 99;
+            float[] x = s.randn(m * k), w = OpTestSupport.roundBf16(s.randn(n * k, 0.2)), b = s.randn(n),
+                    a = s.randn(r * k, 0.2), bm = s.randn(n * r, 0.2), g = s.randn(m * n);
+            Tensor xt = s.f32(x, m, k), wt = s.bf16(w, n, k), bt = s.f32(b, n), at = s.f32(a, r, k),
+                    bmt = s.f32(bm, n, r), y = s.zeros(m, n), u = s.zeros(m, r);
+            s.cpu.loraLinearForward(y, p > 0 ? u : null, xt, wt, bt, at, bmt, scale, p, seed);
+            float[] xr = OpTestSupport.roundBf16(x);
+            Fwd lora = forwardRef(x, new float[n * k], null, a, bm, scale, p, seed, m, k, n, r);
+            double[] base = LinearOpTest.matmulRef(xr, w, b, m, k, n), yRef = new double[m * n];
+            for (int i = 0; i < yRef.length; i++) yRef[i] = base[i] + lora.y()[i];
+            assertClose("y (bf16 W)", yRef, y.toFloatArray(), 1e-5, 1e-5 * Math.sqrt(k));
+
+            Tensor dx = s.zeros(m, k), dA = s.zeros(r, k), dB = s.zeros(n, r), v = s.zeros(m, r);
+            if (p == 0) u = null;
+            s.cpu.loraLinearBackward(dx, null, null, dA, dB, v, s.f32(g, m, n), xt, u, wt, at, bmt, scale, p, seed);
+            // the f32-W kernel on the same (rounded) weights is the reference for the adapter gradients and the
+            // LoRA part of dx; the base part of dx differs only by dout's rounding to bf16
+            Tensor dx32 = s.zeros(m, k), dA32 = s.zeros(r, k), dB32 = s.zeros(n, r), u32 = s.zeros(m, r);
+            s.cpu.loraLinearForward(s.zeros(m, n), u32, xt, s.f32(w, n, k), bt, at, bmt, scale, p, seed);
+            s.cpu.loraLinearBackward(dx32, null, null, dA32, dB32, s.zeros(m, r), s.f32(g, m, n), xt, u32,
+                    s.f32(w, n, k), at, bmt, scale, p, seed);
+            assertClose("dA (bf16 W)", OpTestSupport.toDouble(dA32.toFloatArray()), dA.toFloatArray(), 1e-4,
+                    1e-4 * Math.sqrt(m * n));
+            assertClose("dB (bf16 W)", OpTestSupport.toDouble(dB32.toFloatArray()), dB.toFloatArray(), 1e-4,
+                    1e-4 * Math.sqrt(m * k));
+            assertClose("dx (bf16 W)", OpTestSupport.toDouble(dx32.toFloatArray()), dx.toFloatArray(), 1e-2,
+                    1e-2 * Math.sqrt(n) * 0.2);
+        }
+    }
+
+    @Test
+    void bf16BaseWeightAdapterGradientsMatchFiniteDifferences() {
+        try (OpTestSupport s = new OpTestSupport(77)) {
+            int m = 11, k = 17, n = 13, r = 4;
+            float scale = 0.5f;
+            float[] g = s.randn(m * n);
+            Tensor xt = s.f32(s.randn(m * k), m, k), wt = s.bf16(s.randn(n * k), n, k), bt = s.f32(s.randn(n), n),
+                    at = s.f32(s.randn(r * k), r, k), bmt = s.f32(s.randn(n * r), n, r), y = s.zeros(m, n);
+            Supplier<Double> loss = () -> {
+                s.cpu.loraLinearForward(y, null, xt, wt, bt, at, bmt, scale, 0f, 0);
+                return dot(y.toFloatArray(), g);
+            };
+            Tensor dA = s.zeros(r, k), dB = s.zeros(n, r);
+            s.cpu.loraLinearBackward(null, null, null, dA, dB, s.zeros(m, r), s.f32(g, m, n), xt, null, wt, at, bmt,
+                    scale, 0f, 0);
+            s.checkGradient("d/dA (bf16 W)", at, dA.toFloatArray(), loss, 40, 1e-2);
+            s.checkGradient("d/dB (bf16 W)", bmt, dB.toFloatArray(), loss, 40, 1e-2);
+        }
+    }
 }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import cola.backend.MergeStats;
 import cola.backend.NonFiniteException;
 import cola.backend.Rounding;
 import cola.backend.cpu.CpuBackend;
@@ -399,6 +400,77 @@ class MergeOpTest {
             e = assertThrows(IllegalArgumentException.class,
                     () -> s.cpu.mergeLora(s.zeros(60), a, b, 1f, Rounding.NEAREST_EVEN, 0));
             assertTrue(e.getMessage().contains("'W' must have rank 2, got 1"), e.getMessage());
+        }
+    }
+
+    // ---------------------------------------------------------------- the general bf16 knot (cola_merge_bf16_ex)
+
+    /** The accounting of one merge recomputed in Java from W before/after, R before/after and the double delta. */
+    static double[] statsRef(float[] wBefore, float[] wAfter, float[] rBefore, float[] rAfter, double[] d) {
+        double s0 = 0, s1 = 0, s2 = 0;
+        for (int i = 0; i < d.length; i++) {
+            double dw = (double) wAfter[i] - wBefore[i];
+            double dr = rAfter == null ? 0 : (double) rAfter[i] - rBefore[i];
+            s0 += d[i] * d[i];
+            s1 += (dw - d[i]) * (dw - d[i]);
+            s2 += (dw + dr - d[i]) * (dw + dr - d[i]);
+        }
+        return new double[] {s0, s1, s2};
+    }
+
+    @Test
+    void compensatedKnotsKeepTheWholeUpdateAcrossAChainWhereNearestLosesIt() {
+        // Deltas far below half an ulp of W (the bf16 merge problem): nearest-even keeps nothing of them; the
+        // compensated merge keeps them in R, and W + R tracks the exact sum of every knot.
+        try (OpTestSupport s = new OpTestSupport(31)) {
+            int n = 64, k = 96, r = 4, knots = 3;
+            float[] w0 = OpTestSupport.roundBf16(s.uniform(n * k, 0.5, 1.0));
+            Tensor wn = s.bf16(w0, n, k), wc = s.bf16(w0, n, k), res = s.zeros(n, k);
+            double[] exact = OpTestSupport.toDouble(w0);
+            MergeStats near = MergeStats.EXACT, comp = MergeStats.EXACT;
+            for (int t = 0; t < knots; t++) {
+                float[] a = s.randn(r * k, 1e-2), b = s.randn(n * r, 1e-2);  // |d| ~ 1e-4 ≪ ulp(0.75)/2 ≈ 2e-3
+                double[] d = deltaRef(a, b, 2.0, n, k, r);
+                for (int i = 0; i < d.length; i++) exact[i] += d[i];
+                float[] wb = wc.toFloatArray(), rb = res.toFloatArray();
+                MergeStats st = s.cpu.mergeLoraBf16(wc, res, s.f32(a, r, k), s.f32(b, n, r), 2f, Rounding.NEAREST_EVEN, 0);
+                double[] ref = statsRef(wb, wc.toFloatArray(), rb, res.toFloatArray(), d);
+                assertEquals(ref[0], st.deltaSq(), 1e-6 * ref[0], "Σd²");
+                assertEquals(ref[1], st.weightErrSq(), 1e-6 * ref[1] + 1e-30, "Σ(ΔW-d)²");
+                assertEquals(ref[2], st.lostSq(), 1e-4 * ref[0], "Σ(ΔW+ΔR-d)²");
+                comp = comp.plus(st);
+                near = near.plus(s.cpu.mergeLoraBf16(wn, null, s.f32(a, r, k), s.f32(b, n, r), 2f, Rounding.NEAREST_EVEN, 0));
+            }
+            assertTrue(comp.kept() >= 0.9999, "compensated kept " + comp.kept());
+            assertTrue(near.kept() < 0.5, "nearest kept " + near.kept() + " of updates below half an ulp");
+            assertEquals(near.kept(), near.keptInWeights(), 0, "no residual: what the weights miss is lost");
+            float[] w = wc.toFloatArray(), rr = res.toFloatArray();
+            for (int i = 0; i < exact.length; i++) {
+                double got = (double) w[i] + rr[i];
+                assertEquals(exact[i], got, 1e-6 * Math.abs(exact[i]), "W + R at " + i);
+                assertEquals(Half.bf16ToFloat(Half.floatToBf16((float) exact[i])), w[i], Math.ulp(w[i]) * 65536.0,
+                        "W is within one bf16 ulp of the exact merged weight at " + i);
+            }
+        }
+    }
+
+    @Test
+    void compensatedMergeRefusesNonFiniteAndLeavesWAndRUntouched() {
+        try (OpTestSupport s = new OpTestSupport(32)) {
+            float[] w0 = OpTestSupport.roundBf16(s.randn(8 * 5)), r0 = s.randn(8 * 5, 1e-3);
+            Tensor w = s.bf16(w0, 8, 5), res = s.f32(r0, 8, 5);
+            float[] a = s.randn(2 * 5);
+            a[3] = Float.NaN;
+            assertThrows(NonFiniteException.class, () -> s.cpu.mergeLoraBf16(w, res, s.f32(a, 2, 5),
+                    s.f32(s.randn(8 * 2), 8, 2), 1f, Rounding.NEAREST_EVEN, 0));
+            assertArrayEquals(w0, w.toFloatArray());
+            assertArrayEquals(r0, res.toFloatArray());
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> s.cpu.mergeLoraBf16(w,
+                    s.zeros(5, 8), s.f32(s.randn(10), 2, 5), s.f32(s.randn(16), 8, 2), 1f, Rounding.NEAREST_EVEN, 0));
+            assertTrue(e.getMessage().contains("'R'"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> s.cpu.mergeLoraBf16(s.f32(w0, 8, 5), null,
+                    s.f32(s.randn(10), 2, 5), s.f32(s.randn(16), 8, 2), 1f, Rounding.NEAREST_EVEN, 0));
+            assertTrue(e.getMessage().contains("'W' must be bf16, got f32"), e.getMessage());
         }
     }
 }

@@ -63,6 +63,22 @@ public final class OpTestSupport implements AutoCloseable {
         return track(Tensor.of(data, shape));
     }
 
+    /** A bf16 tensor holding {@code data} rounded to nearest even (what a bf16 checkpoint stores). */
+    public Tensor bf16(float[] data, long... shape) {
+        short[] h = new short[data.length];
+        for (int i = 0; i < h.length; i++) h[i] = cola.tensor.Half.floatToBf16(data[i]);
+        Tensor t = track(Tensor.zeros(cola.tensor.DType.BF16, shape));
+        t.copyFrom(h);
+        return t;
+    }
+
+    /** data rounded to bf16 and back: the values a bf16 kernel actually multiplies. */
+    public static float[] roundBf16(float[] data) {
+        float[] out = new float[data.length];
+        for (int i = 0; i < out.length; i++) out[i] = cola.tensor.Half.bf16ToFloat(cola.tensor.Half.floatToBf16(data[i]));
+        return out;
+    }
+
     public Tensor i32(int[] data, long... shape) {
         return track(Tensor.ofInts(data, shape));
     }
