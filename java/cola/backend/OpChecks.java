@@ -107,11 +107,15 @@ public final class OpChecks {
     public static Linear matmulBackward(Placement where, Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout,
             Tensor inp, Tensor weight) {
         OpCheck c = check(where, "matmul_backward", "dinp?", dinp, "dweight?", dweight, "dbias?", dbias, "dout", dout,
-                "inp", inp, "weight", weight).f32WithWeight("weight").rank("weight", 2);
+                "inp?", inp, "weight", weight).f32WithWeight("weight").rank("weight", 2);
         long n = weight.dim(0), kk = weight.dim(1);
-        c.require(inp.dim(-1) == kk, "inp's last dim must be " + kk);
-        long m = rows(inp, kk);
-        c.require(dout.dim(-1) == n && dout.numel() == m * n, "dout must be [" + m + ", " + n + "]");
+        // inp is read only for dweight: a frozen layer's backward may pass null (its input was block scratch)
+        c.require(dweight == null || inp != null, "dweight needs inp");
+        c.require(inp == null || inp.dim(-1) == kk, "inp's last dim must be " + kk);
+        c.require(dout.dim(-1) == n, "dout's last dim must be weight's out-features " + n);
+        long m = rows(dout, n);
+        c.require(inp == null || inp.numel() == m * kk, "inp must be [" + m + ", " + kk + "]");
+        c.require(dout.numel() == m * n, "dout must be [" + m + ", " + n + "]");
         c.sameShape("dinp", "inp").sameShape("dweight", "weight").shape("dbias", n);
         return new Linear(c, m, kk, n);
     }

@@ -1,14 +1,14 @@
 package cola.chain;
 
 import cola.backend.AdamWConfig;
-import cola.backend.MergeStats;
 import cola.backend.Backend;
+import cola.backend.MergeStats;
 import cola.backend.NonFiniteException;
 import cola.backend.Rounding;
 import cola.lora.Lora;
-import cola.lora.LoraAdapter;
 import cola.lora.LoraConfig;
 import cola.model.Linear;
+import cola.model.LoraAdapter;
 import cola.model.Transformer;
 import cola.optim.AdamW;
 import cola.tensor.DType;

@@ -51,6 +51,9 @@ public final class ColaTrainer implements Callable<Integer> {
                     + System.getProperty("os.name") + " " + System.getProperty("os.arch"));
             System.out.println("  cpu isa    " + CpuBackend.isa() + " (runtime dispatch: avx512 / avx2 / scalar)");
             System.out.println("  gemm       " + CpuBackend.gemmLibrary());
+            String units = CpuBackend.bf16Units();
+            System.out.println("  bf16       " + (units.isEmpty() ? "no bf16 units: --dtype auto picks f32, --dtype bf16 is refused"
+                    : units + ": --dtype auto picks bf16 for bf16/f16 checkpoints, f32 for f32 ones"));
             System.out.println("  threads    " + CpuBackend.maxThreads() + " (OMP_NUM_THREADS to change)");
             System.out.println("  cuda       " + CudaRuntime.describe());
             return 0;

@@ -4,8 +4,8 @@ import cola.backend.Backend;
 import cola.data.ClassificationData;
 import cola.data.PromptData;
 import cola.data.TextData;
-import cola.lora.LoraAdapter;
 import cola.lora.PeftAdapter;
+import cola.model.LoraAdapter;
 import cola.model.Precision;
 import cola.model.Transformer;
 import cola.tokenizer.Tokenizer;
@@ -65,7 +65,7 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Tokenizer tok = Tokenizer.fromFile(tokenizer != null ? tokenizer : model);
-        Backend be = cola.backend.Backends.select(device);
+        Backend be = cola.backend.select.Backends.select(device);
         Task t;
         int labels = 0;
         if (task.equals("classify")) {

@@ -63,13 +63,15 @@ final class ExportCommand implements Callable<Integer> {
                 c.path("rslora").asBoolean(false), targets, Map.of(), LoraConfig.Init.KAIMING_UNIFORM, 0);
         ChainConfig cc = new ChainConfig(links, lora ? List.of(ranks.get(0)) : ranks, List.of(), ChainConfig.Reset.FULL, 0,
                 ChainConfig.LrScope.GLOBAL, 0);
-        Backend be = cola.backend.Backends.select(device);
+        Backend be = cola.backend.select.Backends.select(device);
         int labels = 0;
         try (SafetensorsFile f = SafetensorsFile.open(ckpt)) {
             var e = f.entries().get("weight.classifier");
             if (e != null) labels = (int) e.shape()[0];
         }
-        try (Transformer m = Transformer.load(base, be)) {
+        // the frozen matrices in the dtype the run trained with (its checkpoint holds them so); runs before --dtype: f32
+        cola.tensor.DType weights = c.path("dtype").asText("f32").equals("bf16") ? cola.tensor.DType.BF16 : cola.tensor.DType.F32;
+        try (Transformer m = Transformer.load(base, be, weights)) {
             if (labels > 0) m.addClassificationHead(labels, 0);
             try (Chain chain = new Chain(be, m, lc, cc, AdamWConfig.defaults(0f))) {
                 Checkpoint.Position pos = Checkpoint.restore(ckpt, m, chain);

@@ -189,6 +189,9 @@ class TrainCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "auto", description = "Frozen weights: auto (bf16 when the checkpoint is bf16/f16 and the device has bf16 units — AMX, AVX512_BF16, tensor cores — else f32), bf16 (kept as stored; bf16 GEMMs, fp32 accumulation; adapters, heads and AdamW stay fp32) or f32 (every weight widened: the exact reference). Full fine-tuning runs in f32 (default: ${DEFAULT-VALUE}).")
     String dtype;
 
+    @Option(names = "--recompute", defaultValue = "auto", description = "Activation recompute (per-block gradient checkpointing: one more forward per step, one block's activations instead of all): auto (on when the estimated activations exceed 80% of the memory available), on or off (default: ${DEFAULT-VALUE}).")
+    String recompute;
+
     @Option(names = "--out", paramLabel = "DIR", description = "Run folder (default: runs/<timestamp>).")
     Path out;
 
@@ -212,10 +215,11 @@ class TrainCommand implements Callable<Integer> {
         Path runDir = out != null ? out : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         if (resume && !Files.isDirectory(runDir)) throw new NoSuchFileException(runDir + " (nothing to resume)");
         Files.createDirectories(runDir);
-        Backend be = cola.backend.Backends.select(device);
+        Backend be = cola.backend.select.Backends.select(device);
         List<MethodRun> runs = methods();
         List<Long> seedList = seeds != null && !seeds.isEmpty() ? seeds : List.of(seed);
         Precision.Choice dtypeChoice = Precision.Choice.parse(dtype);
+        cola.train.Recompute recomputeChoice = cola.train.Recompute.parse(recompute);
         Precision.Resolved precision = Precision.resolve(dtypeChoice, modelDir, be);
         if (precision.dtype() != DType.F32 && dtypeChoice == Precision.Choice.BF16 && runs.stream().anyMatch(MethodRun::full)) {
             throw new IllegalArgumentException("--dtype bf16 with full fine-tuning: full fine-tuning needs f32 masters of"
@@ -251,7 +255,7 @@ class TrainCommand implements Callable<Integer> {
                         r.full() ? fullLr : lr, warmup, maxGradNorm, new AdamWConfig(0f, beta1, beta2, eps, weightDecay), lora,
                         chain, r.links() > 1 && knotEpochs != null ? knotEpochs : List.of(), rounding(), bestOnDev, s,
                         r.full() ? null : checkpoint(runDir, tag), export ? runDir.resolve("export").resolve(tag) : null,
-                        maxBadSteps, r.full() ? DType.F32 : precision.dtype());
+                        maxBadSteps, r.full() ? DType.F32 : precision.dtype(), recomputeChoice);
                 FineTuneJob.Result res = FineTuneJob.run(be, cfg, t, System.out::println);
                 String curve = r.label() + (r.links() > 1 ? " (M=" + r.links() + ")" : "");
                 if (si == 0) {
@@ -279,6 +283,9 @@ class TrainCommand implements Callable<Integer> {
                         .put("steps", res.steps()).put("flops", res.totalFlops())
                         .put("effective_rank_delta_w", Double.isNaN(res.effectiveRank()) ? null : res.effectiveRank());
                 fin.putPOJO("knots", res.knots());
+                fin.put("arena_high_water_mb", res.memory().arenaHighWaterBytes() >> 20)
+                        .put("peak_rss_mb", res.memory().peakRssBytes() >> 20)
+                        .put("recompute", res.memory().recompute()).put("dtype", r.full() ? "f32" : precision.dtype().toString());
                 if (res.spectrum().length > 0) {  // singular values of the final ΔW / the largest, mean over matrices
                     ArrayNode sp = fin.putArray("delta_w_singular_values");
                     for (double v : res.spectrum()) sp.add(Math.round(v * 1e6) / 1e6);
@@ -306,6 +313,9 @@ class TrainCommand implements Callable<Integer> {
                                         : ""));
                     }
                 }
+                details.add(String.format(Locale.ROOT, "%-6s seed %d: %s weights, peak RSS %d MB, arena high-water %d MB%s",
+                        r.label(), s, r.full() ? "f32" : precision.dtype(), res.memory().peakRssBytes() >> 20,
+                        res.memory().arenaHighWaterBytes() >> 20, res.memory().recompute() ? ", activations recomputed" : ""));
                 FineTuneJob.EpochLog last = res.epochs().get(Math.max(0, res.bestEpoch() - 1));
                 summary.add(String.format(Locale.ROOT, "%-6s %5s %-7s %6d %8.3f %8.3f %8s %8s %7s %9.3f %7.1f %8.0f", r.label(),
                         r.full() ? "-" : r.links(), r.full() ? "all" : chain.ranks().toString().replace(" ", ""), s,
@@ -341,7 +351,7 @@ class TrainCommand implements Callable<Integer> {
                 .put("task", task).put("train", String.valueOf(trainFile)).put("dev", String.valueOf(devFile))
                 .put("test", String.valueOf(testFile)).put("method", method).put("chain_length", chainLength)
                 .put("alpha", alpha).put("rslora", rslora).put("lora_dropout", loraDropout).put("init", init)
-                .put("reset", reset).put("lr_scope", lrScope).put("rewarmup", rewarmup).put("merge_rounding", mergeRounding).put("dtype", dtype)
+                .put("reset", reset).put("lr_scope", lrScope).put("rewarmup", rewarmup).put("merge_rounding", mergeRounding).put("dtype", precision.dtype().toString()).put("recompute", recompute)
                 .put("epochs", epochs).put("batch_size", batchSize).put("grad_accum", gradAccum).put("lr", lr)
                 .put("full_lr", fullLr).put("schedule", schedule).put("warmup", warmup).put("beta1", beta1).put("beta2", beta2)
                 .put("eps", eps).put("weight_decay", weightDecay).put("max_grad_norm", maxGradNorm)

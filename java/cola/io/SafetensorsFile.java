@@ -10,7 +10,6 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -38,7 +37,6 @@ public final class SafetensorsFile implements AutoCloseable {
     /** The header limit the reference implementation enforces. */
     public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
 
-    private static final long WINDOW = 1L << 30;
     private static final ObjectMapper JSON = JsonMapper.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
@@ -249,11 +247,7 @@ public final class SafetensorsFile implements AutoCloseable {
         }
         Tensor t = Tensor.zeros(dt, e.shape());
         try {
-            for (long off = 0; off < e.byteLength(); off += WINDOW) {
-                long len = Math.min(WINDOW, e.byteLength() - off);
-                MappedByteBuffer window = channel.map(FileChannel.MapMode.READ_ONLY, e.begin() + off, len);
-                t.copyBytesFrom(off, window);
-            }
+            t.readFrom(channel, e.begin());  // plain reads into the tensor: no mapped pages left in the RSS
         } catch (IOException | RuntimeException ex) {
             t.close();
             throw ex;

@@ -2,6 +2,7 @@ package cola.lora;
 
 import cola.backend.Backend;
 import cola.model.Linear;
+import cola.model.LoraAdapter;
 import cola.model.Transformer;
 import cola.tensor.DType;
 import cola.tensor.Tensor;

@@ -4,6 +4,7 @@ import cola.backend.Backend;
 import cola.io.SafetensorsFile;
 import cola.io.SafetensorsWriter;
 import cola.model.Linear;
+import cola.model.LoraAdapter;
 import cola.model.Transformer;
 import cola.tensor.DType;
 import cola.tensor.Tensor;

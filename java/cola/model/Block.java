@@ -1,6 +1,7 @@
 package cola.model;
 
 import cola.backend.GeluApproximation;
+import cola.tensor.Arena;
 import cola.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,26 +68,49 @@ final class Block implements AutoCloseable {
 
     // ---------------------------------------------------------------- forward
 
+    /**
+     * Saved for backward: the block input, the norms' inputs, q/k/v after RoPE, the attention output and its
+     * log-sum-exp, the MLP's pre-activations, and a layer's input only when its backward reads it (an adapter or full
+     * fine-tuning: {@link Linear#backwardNeedsInput}). Everything else — a projection's output before its residual
+     * add, q/k before RoPE, a norm's output that no adapter reads — is block scratch ({@link StepContext#scratch}),
+     * released when this forward returns: for LoRA on q/v of a Llama block that is ~40 % of the activations.
+     */
     Tensor forward(StepContext ctx, Tensor xIn) {
-        x = xIn;
-        Tensor attnIn = spec.preNorm ? norm1.forward(ctx, x) : x;
-        Tensor z = attention(ctx, attnIn);
-        Tensor s1 = ctx.alloc(x.shape());
-        ctx.be.add(s1, x, z);
-        h = spec.preNorm ? s1 : norm1.forward(ctx, s1);
-        mIn = spec.preNorm ? norm2.forward(ctx, h) : h;
-        Tensor m = mlp(ctx, mIn);
-        Tensor s2 = ctx.alloc(x.shape());
-        ctx.be.add(s2, h, m);
-        return spec.preNorm ? s2 : norm2.forward(ctx, s2);
+        Arena.Mark scratch = ctx.scratch != null ? ctx.scratch.mark() : null;
+        try {
+            x = xIn;
+            Tensor attnIn = spec.preNorm ? norm1.forward(ctx, x, attentionInputNeeded()) : x;
+            Tensor z = attention(ctx, attnIn);
+            Tensor s1 = ctx.alloc(x.shape());
+            ctx.be.add(s1, x, z);
+            h = spec.preNorm ? s1 : norm1.forward(ctx, s1);
+            mIn = spec.preNorm ? norm2.forward(ctx, h, mlpInputNeeded()) : h;
+            Tensor m = mlp(ctx, mIn);
+            Tensor s2 = ctx.alloc(x.shape());
+            ctx.be.add(s2, h, m);
+            return spec.preNorm ? s2 : norm2.forward(ctx, s2);
+        } finally {
+            if (scratch != null) ctx.scratch.release(scratch);
+        }
+    }
+
+    private boolean attentionInputNeeded() {
+        for (Linear l : new Linear[] {q, k, v, qkv}) if (l != null && l.backwardNeedsInput()) return true;
+        return false;
+    }
+
+    private boolean mlpInputNeeded() {
+        for (Linear l : new Linear[] {fc1, gate, up}) if (l != null && l.backwardNeedsInput()) return true;
+        return false;
     }
 
     private Tensor attention(StepContext ctx, Tensor a) {
         int n = ctx.rows(), hq = spec.heads, hkv = spec.kvHeads, d = spec.headDim;
-        Tensor qp = ctx.alloc(n, (long) hq * d), kp = ctx.alloc(n, (long) hkv * d);
+        boolean rope = spec.rope();  // with RoPE, backward reads the rotated q/k: the projections' outputs are scratch
+        Tensor qp = ctx.alloc(!rope, n, (long) hq * d), kp = ctx.alloc(!rope, n, (long) hkv * d);
         vv = ctx.alloc(n, (long) hkv * d);
         if (qkv != null) {
-            Tensor fused = ctx.alloc(n, qkv.out);
+            Tensor fused = ctx.transientAlloc(n, qkv.out);
             qkv.forward(ctx, fused, a);
             ctx.be.copyColumns(qp, fused, 0, false, false);
             ctx.be.copyColumns(kp, fused, (long) hq * d, false, false);
@@ -110,25 +134,25 @@ final class Block implements AutoCloseable {
         ctx.be.attentionForward(att.view(ctx.batch, ctx.seqLen, hq, d), lse, qr.view(ctx.batch, ctx.seqLen, hq, d),
                 kr.view(ctx.batch, ctx.seqLen, hkv, d), vv.view(ctx.batch, ctx.seqLen, hkv, d), ctx.keyMask, spec.causal,
                 (float) (1.0 / Math.sqrt(d)));
-        Tensor z = ctx.alloc(n, c());
+        Tensor z = ctx.transientAlloc(n, c());  // consumed by the residual add
         o.forward(ctx, z, att);
         return z;
     }
 
     private Tensor mlp(StepContext ctx, Tensor a) {
         int n = ctx.rows();
-        Tensor m = ctx.alloc(n, c());
+        Tensor m = ctx.transientAlloc(n, c());  // consumed by the residual add
         if (spec.act == Act.SWIGLU) {
             g = ctx.alloc(n, gate.out);
             u = ctx.alloc(n, up.out);
             gate.forward(ctx, g, a);
             up.forward(ctx, u, a);
-            a1 = ctx.alloc(n, gate.out);
+            a1 = ctx.alloc(fc2.backwardNeedsInput(), n, gate.out);  // down_proj's input: saved only if it trains
             ctx.be.swigluForward(a1, g, u);
         } else {
             f1 = ctx.alloc(n, fc1.out);
             fc1.forward(ctx, f1, a);
-            a1 = ctx.alloc(n, fc1.out);
+            a1 = ctx.alloc(fc2.backwardNeedsInput(), n, fc1.out);
             switch (spec.act) {
                 case RELU -> ctx.be.reluForward(a1, f1);
                 case GELU -> ctx.be.geluForward(a1, f1, GeluApproximation.NONE);

@@ -1,7 +1,6 @@
 package cola.model;
 
 import cola.backend.Backend;
-import cola.lora.LoraAdapter;
 import cola.tensor.DType;
 import cola.tensor.Tensor;
 
@@ -87,6 +86,14 @@ public final class Linear implements AutoCloseable {
         return gradBias;
     }
 
+    /**
+     * Whether backward reads this layer's input: for the adapter's gradients or the weight's (full fine-tuning). A
+     * frozen layer without an adapter needs only dy·W, so its input can be block scratch.
+     */
+    public boolean backwardNeedsInput() {
+        return lora != null || gradWeight != null || gradBias != null;
+    }
+
     /** y[N, out] = x[N, in]·Wᵀ + b (+ LoRA). */
     public void forward(StepContext ctx, Tensor y, Tensor x) {
         savedX = x;
@@ -107,7 +114,8 @@ public final class Linear implements AutoCloseable {
             ctx.be.loraLinearBackward(dx, gradWeight, gradBias, lora.gradA, lora.gradB, v, dy, savedX, savedU, weight,
                     lora.a, lora.b, lora.scale, lora.dropout, seed(ctx));
         } else if (dx != null || gradWeight != null || gradBias != null) {
-            ctx.be.matmulBackward(dx, gradWeight, gradBias, dy, savedX, weight);
+            // a frozen layer reads only dy·W: its input may have been block scratch, so it is not passed
+            ctx.be.matmulBackward(dx, gradWeight, gradBias, dy, backwardNeedsInput() ? savedX : null, weight);
         }
     }
 

@@ -26,8 +26,13 @@ final class Norm implements AutoCloseable {
     }
 
     Tensor forward(StepContext ctx, Tensor x) {
+        return forward(ctx, x, true);
+    }
+
+    /** @param keepOut whether the output is saved for backward (else it is block scratch: see StepContext). */
+    Tensor forward(StepContext ctx, Tensor x, boolean keepOut) {
         long c = x.dim(-1), n = x.numel() / c;
-        Tensor out = ctx.alloc(x.shape());
+        Tensor out = ctx.alloc(keepOut, x.shape());
         savedX = x;
         rstd = ctx.alloc(n);
         if (kind == Kind.LAYER) {

@@ -18,10 +18,22 @@ public final class StepContext {
     /** [B·T] i32 positions for RoPE; null when the family has none. */
     public final Tensor positions;
     public final long dropoutSeed;
+    /**
+     * Per-block scratch: activations a block needs only while it runs (a projection's output before the residual
+     * add, q/k before RoPE, the MLP's input when no adapter there needs it saved) live here and are released when the
+     * block's forward ends, so the step's arena keeps only what backward reads. Null: everything in {@link #arena}.
+     */
+    public final Arena scratch;
 
     public StepContext(Backend be, Arena arena, int batch, int seqLen, Tensor keyMask, Tensor positions, long dropoutSeed) {
+        this(be, arena, null, batch, seqLen, keyMask, positions, dropoutSeed);
+    }
+
+    public StepContext(Backend be, Arena arena, Arena scratch, int batch, int seqLen, Tensor keyMask, Tensor positions,
+            long dropoutSeed) {
         this.be = be;
         this.arena = arena;
+        this.scratch = scratch;
         this.batch = batch;
         this.seqLen = seqLen;
         this.keyMask = keyMask;
@@ -41,5 +53,15 @@ public final class StepContext {
     /** Uninitialised f32 buffer for outputs a kernel fully writes. */
     public Tensor alloc(long... shape) {
         return arena.allocate(cola.tensor.DType.F32, shape);
+    }
+
+    /** Uninitialised f32 buffer that dies with the current block's forward (see {@link #scratch}). */
+    public Tensor transientAlloc(long... shape) {
+        return (scratch != null ? scratch : arena).allocate(cola.tensor.DType.F32, shape);
+    }
+
+    /** {@link #alloc} when {@code keep}, else {@link #transientAlloc}. */
+    public Tensor alloc(boolean keep, long... shape) {
+        return keep ? alloc(shape) : transientAlloc(shape);
     }
 }

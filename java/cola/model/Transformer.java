@@ -2,7 +2,6 @@ package cola.model;
 
 import cola.backend.Backend;
 import cola.io.HfWeights;
-import cola.lora.LoraAdapter;
 import cola.tensor.Arena;
 import cola.tensor.DType;
 import cola.tensor.Tensor;
@@ -68,7 +67,10 @@ public final class Transformer implements AutoCloseable {
 
     // the step in flight
     private StepContext ctx;
+    /** Per-block scratch activations (StepContext#scratch): one block's worth, reused by every block and step. */
+    private Arena scratch;
     private Tensor hidden, headIn, mlmPre, mlmAct, cls, poolerPre, pooled;
+    private Tensor headGrad;  // d(head input) from causalLmLoss, for backwardFromHead
 
     Transformer(ModelConfig config, Head head, Backend be) {
         this.config = config;
@@ -244,10 +246,28 @@ public final class Transformer implements AutoCloseable {
     }
 
     /**
+     * An upper estimate of one step's saved activations at {@code rows} tokens (what the arena will hold without
+     * recompute): per block and token ~10 hidden-wide and 3 MLP-wide f32 vectors, plus one LM-head chunk.
+     */
+    public long activationBytesEstimate(long rows) {
+        long c = config.hiddenSize(), perBlock = 0;
+        for (Block b : blocks) {
+            long mlp = (b.gate != null ? b.gate : b.fc1).out;
+            perBlock += 10 * c + 3 * mlp;
+        }
+        long head = Math.min(rows, Math.max(1, (16L << 20) / Math.max(1, config.vocabSize()))) * config.vocabSize();
+        return 4 * (rows * perBlock + head + 4 * rows * c);
+    }
+
+    /**
      * Activation recompute (gradient checkpointing) per block: forward keeps only each block's input; backward runs
      * the block's forward again just before its backward. Peak activation memory drops from all blocks' to one
      * block's, for one extra forward. Results are bit-identical (dropout masks are counter-based, so they recur).
      */
+    public boolean activationRecompute() {
+        return recompute;
+    }
+
     public void setActivationRecompute(boolean on) {
         this.recompute = on;
     }
@@ -270,44 +290,10 @@ public final class Transformer implements AutoCloseable {
      * (LM heads), [B, labels] (classification) or hidden states [B, T, C].
      */
     public Tensor forward(Arena arena, Batch batch, long dropoutSeed) {
+        Tensor h = forwardTrunk(arena, batch, dropoutSeed);
         int b = batch.batchSize(), t = batch.seqLen(), n = b * t;
         int vocab = config.vocabSize();
-        int[] ids = batch.flatIds();
-        for (int i = 0; i < ids.length; i++) {
-            if (ids[i] < 0 || ids[i] >= vocab) {
-                throw new IllegalArgumentException("input_ids[" + (i / t) + "][" + (i % t) + "] = " + ids[i]
-                        + " is outside the vocabulary [0, " + vocab + ")");
-            }
-        }
         int[] mask = batch.flatMask();
-        idT = ints(arena, ids, n);
-        Tensor maskT = mask == null ? null : ints(arena, mask, b, t);
-        Tensor posT = null;
-        if (config instanceof LlamaConfig) posT = ints(arena, arange(b, t), n);
-        ctx = new StepContext(be, arena, b, t, maskT, posT, dropoutSeed);
-
-        Tensor x = embed(batch, idT, mask, b, t);
-        if (recompute) {
-            blockInputs = new Tensor[blocks.size()];
-            for (int i = 0; i < blocks.size(); i++) {
-                blockInputs[i] = x;
-                Tensor out = ctx.alloc(x.shape());  // survives the release below
-                Arena.Mark mark = arena.mark();
-                out.copyFrom(blocks.get(i).forward(ctx, x));
-                arena.release(mark);
-                x = out;
-            }
-        } else {
-            for (Block blk : blocks) x = blk.forward(ctx, x);
-        }
-        hidden = x;
-        Tensor h = finalNorm != null ? finalNorm.forward(ctx, x) : x;
-        if (projectOut != null) {
-            Tensor p = ctx.alloc(n, projectOut.out);
-            projectOut.forward(ctx, p, h);
-            h = p;
-        }
-        headIn = h;
         switch (head) {
             case CAUSAL_LM -> {
                 Tensor logits = ctx.alloc(b, t, vocab);
@@ -363,6 +349,132 @@ public final class Transformer implements AutoCloseable {
                 return h.view(b, t, h.dim(-1));
             }
         }
+    }
+
+    /**
+     * Embeddings and blocks (and the final norm / project_out): the input of the head, [B·T, C]. Sets up the step
+     * context that backward uses.
+     */
+    private Tensor forwardTrunk(Arena arena, Batch batch, long dropoutSeed) {
+        int b = batch.batchSize(), t = batch.seqLen(), n = b * t;
+        int vocab = config.vocabSize();
+        int[] ids = batch.flatIds();
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new IllegalArgumentException("input_ids[" + (i / t) + "][" + (i % t) + "] = " + ids[i]
+                        + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+        int[] mask = batch.flatMask();
+        idT = ints(arena, ids, n);
+        Tensor maskT = mask == null ? null : ints(arena, mask, b, t);
+        Tensor posT = null;
+        if (config instanceof LlamaConfig) posT = ints(arena, arange(b, t), n);
+        if (scratch == null) scratch = be.newArena(16L << 20);
+        scratch.reset();
+        ctx = new StepContext(be, arena, scratch, b, t, maskT, posT, dropoutSeed);
+
+        Tensor x = embed(batch, idT, mask, b, t);
+        if (recompute) {
+            blockInputs = new Tensor[blocks.size()];
+            for (int i = 0; i < blocks.size(); i++) {
+                blockInputs[i] = x;
+                Tensor out = ctx.alloc(x.shape());  // survives the release below
+                Arena.Mark mark = arena.mark();
+                out.copyFrom(blocks.get(i).forward(ctx, x));
+                arena.release(mark);
+                x = out;
+            }
+        } else {
+            for (Block blk : blocks) x = blk.forward(ctx, x);
+        }
+        hidden = x;
+        Tensor h = finalNorm != null ? finalNorm.forward(ctx, x) : x;
+        if (projectOut != null) {
+            Tensor p = ctx.alloc(n, projectOut.out);
+            projectOut.forward(ctx, p, h);
+            h = p;
+        }
+        headIn = h;
+        return h;
+    }
+
+    /** The mean cross-entropy of a causal-LM step over its non-ignored targets, and how many there were. */
+    public record LmLoss(double loss, int counted) {}
+
+    private int lmHeadChunkRows;  // 0: automatic
+
+    /** Rows of logits per chunk of {@link #causalLmLoss}; 0 (default) = at most 16 Mi floats (64 MB) per chunk. */
+    public void setLmHeadChunkRows(int rows) {
+        if (rows < 0) throw new IllegalArgumentException("LM head chunk rows must be >= 0, got " + rows);
+        lmHeadChunkRows = rows;
+    }
+
+    private int chunkRows(int vocab, int rows) {
+        long auto = Math.max(1, (16L << 20) / Math.max(1, vocab));
+        return (int) Math.max(1, Math.min(rows, lmHeadChunkRows > 0 ? lmHeadChunkRows : auto));
+    }
+
+    /**
+     * A causal-LM step's forward and loss without the [B·T, V] logits: the trunk, then the LM head and the softmax
+     * cross-entropy in chunks of rows ({@link #setLmHeadChunkRows}), and — when {@code backward} — each chunk's d(logits)
+     * turned at once, in the same buffer, into d(head input) (and the head's gradient in full fine-tuning). The step
+     * holds one chunk of logits instead of logits plus d(logits): for a 128k vocabulary at 4096 tokens, 64 MB instead of
+     * 4.2 GB. {@code targets[r]} is row r's next token or {@code ignoreIndex}; d(loss) is scaled by {@code gradScale}
+     * (1/grad-accum). After it, {@link #backwardFromHead()} runs the rest of the backward. A non-finite loss is
+     * returned as is (the caller skips the step).
+     */
+    public LmLoss causalLmLoss(Arena arena, Batch batch, long dropoutSeed, int[] targets, int ignoreIndex,
+            float gradScale, boolean backward) {
+        if (head != Head.CAUSAL_LM) throw new IllegalStateException("causalLmLoss: " + config.architecture() + " has a " + head + " head");
+        Tensor h = forwardTrunk(arena, batch, dropoutSeed);
+        int n = ctx.rows(), vocab = config.vocabSize();
+        if (targets.length != n) {
+            throw new IllegalArgumentException("loss: " + targets.length + " targets for " + n + " rows");
+        }
+        int counted = 0;
+        for (int tg : targets) {
+            if (tg != ignoreIndex && (tg < 0 || tg >= vocab)) {
+                throw new IllegalArgumentException("loss: target " + tg + " is outside the vocabulary [0, " + vocab + ")");
+            }
+            if (tg != ignoreIndex) counted++;
+        }
+        Tensor tgt = ints(arena, targets, n);
+        Tensor losses = ctx.alloc(n), lse = ctx.alloc(n);
+        Tensor dlosses = null;
+        if (backward) {
+            float[] dl = new float[n];
+            if (counted > 0) for (int i = 0; i < n; i++) dl[i] = targets[i] == ignoreIndex ? 0f : gradScale / counted;
+            dlosses = ctx.alloc(n);
+            dlosses.copyFrom(dl);
+            headGrad = ctx.zeros(h.shape());
+        }
+        int chunk = chunkRows(vocab, n);
+        Tensor buf = ctx.alloc(chunk, vocab);
+        Tensor gradHead = tied ? gradTokEmb : gradLmHead;
+        for (int r0 = 0; r0 < n; r0 += chunk) {
+            int rows = Math.min(chunk, n - r0);
+            Tensor lg = buf.narrow(0, rows), hc = h.narrow(r0, rows);
+            Tensor tc = tgt.narrow(r0, rows), lc = lse.narrow(r0, rows);
+            be.matmulForward(lg, hc, lmHead, null);
+            be.softmaxXentForward(losses.narrow(r0, rows), lc, lg, tc, ignoreIndex);
+            if (backward) {
+                be.softmaxXentBackward(lg, dlosses.narrow(r0, rows), lg, lc, tc, ignoreIndex);  // in place
+                be.matmulBackward(headGrad.narrow(r0, rows), gradHead, null, lg, gradHead != null ? hc : null, lmHead);
+            }
+        }
+        float[] l = losses.toFloatArray();
+        double sum = 0;
+        for (int i = 0; i < n; i++) if (targets[i] != ignoreIndex) sum += l[i];
+        return new LmLoss(counted > 0 ? sum / counted : 0.0, counted);
+    }
+
+    /** The backward after {@link #causalLmLoss} (with backward): from d(head input) down; adapter gradients accumulate. */
+    public void backwardFromHead() {
+        if (ctx == null || headGrad == null) throw new IllegalStateException("backwardFromHead without causalLmLoss");
+        Tensor dh = headGrad;
+        headGrad = null;
+        backwardTrunk(dh);
     }
 
     private Tensor embed(Batch batch, Tensor idT, int[] mask, int b, int t) {
@@ -475,6 +587,11 @@ public final class Transformer implements AutoCloseable {
             }
             default -> be.add(dh, dh, dlogits.view(dh.shape()));
         }
+        backwardTrunk(dh);
+    }
+
+    /** From d(head input) through project_out, the final norm, the blocks and (full fine-tuning) the embeddings. */
+    private void backwardTrunk(Tensor dh) {
         Tensor dx = dh;
         if (projectOut != null) {
             dx = ctx.zeros(hidden.shape());
@@ -485,18 +602,16 @@ public final class Transformer implements AutoCloseable {
             finalNorm.backward(ctx, d, dx);
             dx = d;
         }
+        // Each block's backward scratch (its activation gradients) is released before the next block's: only d(input)
+        // survives, so the backward adds one block's worth to the forward's saved activations, not a whole model's.
         for (int i = blocks.size() - 1; i >= 0; i--) {
             Block blk = blocks.get(i);
-            if (recompute) {
-                Tensor dIn = ctx.alloc(dx.shape());  // survives the release below
-                Arena.Mark mark = ctx.arena.mark();
-                blk.forward(ctx, blockInputs[i]);
-                dIn.copyFrom(blk.backward(ctx, dx));
-                ctx.arena.release(mark);
-                dx = dIn;
-            } else {
-                dx = blk.backward(ctx, dx);
-            }
+            Tensor dIn = ctx.alloc(dx.shape());  // survives the release below
+            Arena.Mark mark = ctx.arena.mark();
+            if (recompute) blk.forward(ctx, blockInputs[i]);
+            dIn.copyFrom(blk.backward(ctx, dx));
+            ctx.arena.release(mark);
+            dx = dIn;
         }
         if (fullFineTuning) {
             embedBackward(dx);
@@ -528,5 +643,6 @@ public final class Transformer implements AutoCloseable {
         if (lmHead != null && !tied) lmHead.close();
         for (Tensor g : new Tensor[] {gradTokEmb, gradPosEmb, gradTypeEmb, gradLmHead, gradMlmBias}) if (g != null) g.close();
         for (Tensor t : new Tensor[] {tokEmb, posEmb, typeEmb, mlmBias}) if (t != null && !t.isClosed()) t.close();
+        if (scratch != null) scratch.close();
     }
 }

@@ -1,6 +1,5 @@
 package cola.tensor;
 
-import cola.backend.cpu.CpuKernels;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -106,7 +105,9 @@ public final class Arena implements AutoCloseable {
         generation++;
         released.clear();
         if (chunks.size() > 1) {
-            long total = capacity();
+            // one chunk of what a step needed at most (stack discipline: the peak fits contiguously), not of every
+            // chunk the growth doubled into; the old ones are freed first so the two are never resident together
+            long total = Math.max(1L << 20, (highWater + (1L << 20) - 1) >> 20 << 20);
             freeChunks();
             addChunk(total);
         }
@@ -153,7 +154,7 @@ public final class Arena implements AutoCloseable {
         if (allocator != null) {
             a = allocator.allocate(bytes);  // throws on out-of-memory with the arena unchanged
         } else {
-            a = CpuKernels.cola_alloc(bytes);
+            a = HostMemory.allocate(bytes, false);  // pages become resident only as steps touch them
             if (a == 0) throw new OutOfMemoryError("arena: could not allocate " + bytes + " bytes of native memory");
         }
         chunks.add(new long[] {a, bytes});
@@ -167,7 +168,7 @@ public final class Arena implements AutoCloseable {
         chunks.clear();  // forgotten first: a failing device free must not leave addresses to free twice
         for (long[] chunk : old) {
             if (allocator != null) allocator.free(chunk[0]);
-            else CpuKernels.cola_free(chunk[0]);
+            else HostMemory.free(chunk[0]);
         }
     }
 }

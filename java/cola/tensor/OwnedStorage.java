@@ -1,17 +1,14 @@
 package cola.tensor;
 
-import cola.backend.cpu.CpuKernels;
-
-/** Host memory from cola_alloc (64-byte aligned, zero-filled), freed exactly once by its owner tensor. */
+/** Host memory from {@link HostMemory} (64-byte aligned, zero-filled), freed exactly once by its owner tensor. */
 final class OwnedStorage extends Storage {
     private long address;
 
     OwnedStorage(long bytes) {
         super(bytes, Device.CPU);
-        CpuKernels.load();
-        long a = CpuKernels.cola_alloc(bytes);
+        long a = HostMemory.allocate(bytes, true);
         if (a == 0) {
-            throw new OutOfMemoryError("cola_alloc: could not allocate " + bytes + " bytes of native memory");
+            throw new OutOfMemoryError("tensor: could not allocate " + bytes + " bytes of native memory");
         }
         this.address = a;
     }
@@ -30,7 +27,7 @@ final class OwnedStorage extends Storage {
     @Override
     void release() {
         if (address == 0) throw new IllegalStateException("tensor closed twice");
-        CpuKernels.cola_free(address);
+        HostMemory.free(address);
         address = 0;
     }
 

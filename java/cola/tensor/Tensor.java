@@ -1,6 +1,5 @@
 package cola.tensor;
 
-import cola.backend.cpu.CpuKernels;
 import java.util.Arrays;
 
 /**
@@ -252,6 +251,27 @@ public final class Tensor implements AutoCloseable {
         NativeMemory.buffer(address() + byteOffset, n).put(src);
     }
 
+    /**
+     * Fills this tensor with {@code byteSize()} raw bytes read from {@code ch} at {@code filePos} — straight into the
+     * tensor's memory on the host (plain reads, no mapping: mapped file pages would count in the process's resident
+     * set until the GC unmaps them, doubling a model's apparent footprint while it loads); staged through windows of at
+     * most 1 GiB on a device.
+     */
+    public void readFrom(java.nio.channels.FileChannel ch, long filePos) throws java.io.IOException {
+        long total = byteSize();
+        for (long off = 0; off < total; off += 1L << 30) {
+            int len = (int) Math.min(1L << 30, total - off);
+            java.nio.ByteBuffer buf = isHost() ? NativeMemory.buffer(address() + off, len)
+                    : java.nio.ByteBuffer.allocateDirect(len);
+            long pos = filePos + off;
+            while (buf.hasRemaining()) {
+                int r = ch.read(buf, pos + buf.position());
+                if (r < 0) throw new java.io.EOFException("unexpected end of file at byte " + (pos + buf.position()));
+            }
+            if (!isHost()) copyBytesFrom(off, buf.flip());
+        }
+    }
+
     /** Raw bytes [byteOffset, byteOffset + dst.remaining()) of this tensor into {@code dst}. */
     public void copyBytesTo(long byteOffset, java.nio.ByteBuffer dst) {
         int n = dst.remaining();
@@ -283,7 +303,7 @@ public final class Tensor implements AutoCloseable {
         }
         long dst = address(), from = src.address(), bytes = byteSize();
         if (isHost() && src.isHost()) {
-            CpuKernels.cola_copy(dst, from, bytes);
+            HostMemory.copy(dst, from, bytes);
         } else if (src.isHost()) {
             storage.allocator.copyFromHost(dst, from, bytes);
         } else if (isHost()) {
@@ -371,7 +391,7 @@ public final class Tensor implements AutoCloseable {
 
     /** Zero-fills the tensor (on a device: queued there, no wait). */
     public void zero() {
-        if (isHost()) CpuKernels.cola_zero(address(), byteSize());
+        if (isHost()) HostMemory.zero(address(), byteSize());
         else storage.allocator.zero(address(), byteSize());
     }
 

@@ -2,10 +2,10 @@ package cola.train;
 
 import cola.backend.Backend;
 import cola.chain.Chain;
-import cola.lora.LoraAdapter;
 import cola.lora.LoraConfig;
 import cola.lora.PeftAdapter;
 import cola.model.HfFolderWriter;
+import cola.model.LoraAdapter;
 import cola.model.Transformer;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -41,13 +41,14 @@ public final class FineTuneJob {
     public record Config(Path modelDir, int gradAccum, int epochs, LrSchedule.Kind schedule, double lr, int warmupSteps,
             double maxGradNorm, AdamWConfig adamw, LoraConfig lora, ChainConfig chain, List<Integer> knotEpochs,
             Rounding mergeRounding, boolean bestOnDev, long seed, Path checkpoint, Path exportDir, int maxBadSteps,
-            DType weights) {
+            DType weights, Recompute recompute) {
         public Config {
             if (epochs < 1) throw new IllegalArgumentException("--epochs must be >= 1, got " + epochs);
             if (gradAccum < 1) throw new IllegalArgumentException("--grad-accum must be >= 1, got " + gradAccum);
             if (!(lr > 0)) throw new IllegalArgumentException("--lr must be > 0, got " + lr);
             knotEpochs = knotEpochs == null ? List.of() : List.copyOf(knotEpochs);
             if (weights == null) weights = DType.F32;
+            if (recompute == null) recompute = Recompute.AUTO;
             if (weights != DType.F32 && weights != DType.BF16) {
                 throw new IllegalArgumentException("--dtype: frozen weights are f32 or bf16, got " + weights);
             }
@@ -58,11 +59,18 @@ public final class FineTuneJob {
                 double maxGradNorm, AdamWConfig adamw, LoraConfig lora, ChainConfig chain, List<Integer> knotEpochs,
                 Rounding mergeRounding, boolean bestOnDev, long seed, Path checkpoint, Path exportDir, int maxBadSteps) {
             this(modelDir, gradAccum, epochs, schedule, lr, warmupSteps, maxGradNorm, adamw, lora, chain, knotEpochs,
-                    mergeRounding, bestOnDev, seed, checkpoint, exportDir, maxBadSteps, DType.F32);
+                    mergeRounding, bestOnDev, seed, checkpoint, exportDir, maxBadSteps, DType.F32, Recompute.AUTO);
         }
     }
 
     public record EpochLog(int epoch, double trainLoss, Eval dev, double seconds) {}
+
+    /**
+     * Memory of a run: the arena's high-water mark (the most activation memory one step held), the process's peak
+     * resident set when the run ended (VmHWM: cumulative over the JVM's life, so the first method's peak shows in later
+     * rows too), and whether activations were recomputed.
+     */
+    public record Memory(long arenaHighWaterBytes, long peakRssBytes, boolean recompute) {}
 
     /**
      * One link of the chain (or the single "link" of LoRA / full fine-tuning).
@@ -82,7 +90,8 @@ public final class FineTuneJob {
      *                 for full fine-tuning)
      */
     public record Result(List<EpochLog> epochs, Eval test, int bestEpoch, double seconds, double tokensPerSecond,
-            int steps, List<Integer> knots, List<LinkLog> links, double[] spectrum, List<Trainer.StepLog> stepLog) {
+            int steps, List<Integer> knots, List<LinkLog> links, double[] spectrum, List<Trainer.StepLog> stepLog,
+            Memory memory) {
         /** rank(ΔW) after the last link (NaN for full fine-tuning). */
         public double effectiveRank() {
             return links.isEmpty() ? Double.NaN : links.get(links.size() - 1).effectiveRank();
@@ -133,6 +142,11 @@ public final class FineTuneJob {
         int steps = perEpoch * cfg.epochs();
         try (Transformer m = Transformer.load(cfg.modelDir(), be, cfg.weights())) {
             task.prepare(m, cfg.seed());
+            long rows = 0;  // the largest micro-batch of the first epoch, in tokens
+            for (Trainer.Example ex : epochData.get(0)) rows = Math.max(rows, (long) ex.batch().batchSize() * ex.batch().seqLen());
+            Recompute.Decision rc = cfg.recompute().decide(m, rows, MemoryInfo.availableBytes());
+            m.setActivationRecompute(rc.on());
+            if (rc.on() || cfg.recompute() != Recompute.AUTO) say.accept("  " + rc.reason());
             return cfg.lora() == null ? runFull(be, cfg, task, m, order, epochData, perEpoch, steps, say)
                     : runChain(be, cfg, task, m, order, epochData, perEpoch, steps, say);
         }
@@ -256,7 +270,7 @@ public final class FineTuneJob {
                         h.kept()[l][0], h.kept()[l][1]));
             }
             return new Result(h.epochs(), t, reported, secs, h.tokens() / Math.max(1e-9, secs), steps, schedule.knots(), links,
-                    ranks[1], h.steps());
+                    ranks[1], h.steps(), new Memory(trainer.arenaHighWater(), MemoryInfo.peakRssBytes(), m.activationRecompute()));
         } finally {
             if (best != null) Files.deleteIfExists(best);
         }
@@ -373,7 +387,8 @@ public final class FineTuneJob {
             if (cfg.exportDir() != null) say.accept(Exports.mergedAndChain(be, cfg.exportDir(), m, null, null, cfg.modelDir()));
             double secs = (System.nanoTime() - t0) / 1e9;
             List<LinkLog> links = List.of(new LinkLog(0, 0, 0, steps, flops[0], 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN));
-            return new Result(epochs, t, reported, secs, tokens[0] / secs, steps, List.of(), links, new double[0], allSteps);
+            return new Result(epochs, t, reported, secs, tokens[0] / secs, steps, List.of(), links, new double[0], allSteps,
+                    new Memory(trainer.arenaHighWater(), MemoryInfo.peakRssBytes(), m.activationRecompute()));
         }
     }
 }

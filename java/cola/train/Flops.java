@@ -1,7 +1,7 @@
 package cola.train;
 
-import cola.lora.LoraAdapter;
 import cola.model.Linear;
+import cola.model.LoraAdapter;
 import cola.model.Transformer;
 
 /**

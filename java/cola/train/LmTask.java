@@ -123,20 +123,11 @@ public final class LmTask implements Task {
         try (Arena arena = be.newArena(1 << 20)) {
             for (Trainer.Example e : batches) {
                 arena.reset();
-                Tensor logits = m.forward(arena, e.batch(), 0);
-                long v = logits.dim(-1), n = logits.numel() / v;
-                int[] targets = Loss.shiftLabels(e.tokenLabels());
-                Tensor t = arena.allocate(DType.I32, n);
-                t.copyFrom(targets);
-                Tensor losses = arena.allocate(DType.F32, n), lse = arena.allocate(DType.F32, n);
-                be.softmaxXentForward(losses, lse, logits.view(n, v), t, Loss.IGNORE);
-                float[] l = losses.toFloatArray();
-                for (int i = 0; i < n; i++) {
-                    if (targets[i] != Loss.IGNORE) {
-                        sum += l[i];
-                        count++;
-                    }
-                }
+                // the chunked LM head + cross-entropy, forward only: no [B·T, V] logits held
+                Transformer.LmLoss l = m.causalLmLoss(arena, e.batch(), 0, Loss.shiftLabels(e.tokenLabels()), Loss.IGNORE,
+                        1f, false);
+                sum += l.loss() * l.counted();
+                count += l.counted();
             }
         }
         return new Eval(Double.NaN, Double.NaN, sum / Math.max(1, count), (int) Math.min(Integer.MAX_VALUE, count));

@@ -1,10 +1,10 @@
 package cola.train;
 
 import cola.backend.Backend;
-import cola.lora.LoraAdapter;
 import cola.lora.PeftAdapter;
 import cola.model.Batch;
 import cola.model.Linear;
+import cola.model.LoraAdapter;
 import cola.model.Transformer;
 import cola.tensor.Arena;
 import cola.tensor.DType;

@@ -58,6 +58,9 @@ public final class Trainer {
         this(be, model, null, optimizer, new ChainSchedule(cola.chain.ChainConfig.paper(1, 1), config.steps()), config);
     }
 
+    private long arenaHighWater;
+    private long arenaHint = 1 << 20;  // the next run's arena starts at the last one's high water: no regrowth per epoch
+
     private Trainer(Backend be, Transformer model, Chain chain, cola.optim.AdamW full, ChainSchedule schedule,
             TrainConfig config) {
         if (schedule.totalSteps() != config.steps()) {
@@ -84,13 +87,18 @@ public final class Trainer {
      * Runs steps [from, to) — a resumed run starts where its checkpoint stopped and continues bit-identically, since
      * every random draw is a function of (seed, step).
      */
+    /** The most activation memory one step held (bytes), over every run so far: the arena's high-water mark. */
+    public long arenaHighWater() {
+        return arenaHighWater;
+    }
+
     public List<StepLog> run(IntFunction<Example> data, java.util.function.Consumer<StepLog> progress, int from, int to) {
         if (from < 0 || to > config.steps() || from > to) {
             throw new IllegalArgumentException("steps [" + from + ", " + to + ") outside [0, " + config.steps() + ")");
         }
         List<StepLog> log = new ArrayList<>();
         int bad = 0;
-        try (Arena arena = be.newArena(1 << 20)) {
+        try (Arena arena = be.newArena(arenaHint)) {
             for (int step = from; step < to; step++) {
                 boolean knot = schedule.isKnot(step);
                 if (knot && chain != null) chain.tieKnot();
@@ -104,7 +112,20 @@ public final class Trainer {
                 for (int micro = 0; micro < config.gradAccum(); micro++) {
                     arena.reset();
                     Example ex = data.apply(step * config.gradAccum() + micro);
-                    Tensor logits = model.forward(arena, ex.batch(), config.seed() * 1_000_003L + step);
+                    long dropoutSeed = config.seed() * 1_000_003L + step;
+                    if (ex.candidates() == 0 && model.head == Transformer.Head.CAUSAL_LM) {
+                        // causal-LM text: the fused, chunked LM head + cross-entropy (no [B·T, V] logits held)
+                        Transformer.LmLoss r = model.causalLmLoss(arena, ex.batch(), dropoutSeed, targets(ex),
+                                Loss.IGNORE, 1f / config.gradAccum(), true);
+                        if (!Double.isFinite(r.loss())) {
+                            finite = false;
+                            break;
+                        }
+                        model.backwardFromHead();
+                        loss += r.loss() / config.gradAccum();
+                        continue;
+                    }
+                    Tensor logits = model.forward(arena, ex.batch(), dropoutSeed);
                     double l;
                     Tensor dlogits;
                     if (ex.candidates() > 0) {  // prompted classification: the paper's mean-candidate-log-prob objective
@@ -146,6 +167,8 @@ public final class Trainer {
                 log.add(s);
                 if (progress != null) progress.accept(s);
             }
+            arenaHighWater = Math.max(arenaHighWater, arena.highWater());
+            arenaHint = Math.max(arenaHint, arena.highWater());
         }
         return log;
     }

@@ -160,9 +160,9 @@ public final class CpuBackend implements Backend {
     public void matmulBackward(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight) {
         OpChecks.Linear l = OpChecks.matmulBackward(HOST, dinp, dweight, dbias, dout, inp, weight);
         status("matmul_backward", bf16(weight)
-                ? cola_matmul_bf16w_backward(addr(dinp), addr(dweight), addr(dbias), dout.address(), inp.address(),
+                ? cola_matmul_bf16w_backward(addr(dinp), addr(dweight), addr(dbias), dout.address(), addr(inp),
                         weight.address(), l.m(), l.k(), l.n())
-                : cola_matmul_backward(addr(dinp), addr(dweight), addr(dbias), dout.address(), inp.address(),
+                : cola_matmul_backward(addr(dinp), addr(dweight), addr(dbias), dout.address(), addr(inp),
                         weight.address(), l.m(), l.k(), l.n()));
     }
 

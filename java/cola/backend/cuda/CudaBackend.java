@@ -303,7 +303,7 @@ public final class CudaBackend implements Backend {
     public void matmulBackward(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight) {
         OpChecks.Linear l = OpChecks.matmulBackward(here, dinp, dweight, dbias, dout, inp, weight);
         enter();
-        linearBackward(l.check(), weight, addr(dinp), addr(dweight), addr(dbias), dout.address(), inp.address(),
+        linearBackward(l.check(), weight, addr(dinp), addr(dweight), addr(dbias), dout.address(), addr(inp),
                 l.m(), l.k(), l.n());
     }
 

@@ -162,7 +162,7 @@ public final class FakeDeviceBackend implements Backend {
     public void matmulBackward(Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight) {
         Call k = new Call("matmul_backward");
         cpu.matmulBackward(k.opt("dinp", dinp), k.opt("dweight", dweight), k.opt("dbias", dbias), k.t("dout", dout),
-                k.t("inp", inp), k.t("weight", weight));
+                k.opt("inp", inp), k.t("weight", weight));
     }
 
     // ---------------------------------------------------------------- LoRA

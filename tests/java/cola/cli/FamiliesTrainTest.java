@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import cola.backend.cpu.CpuBackend;
 import cola.lora.Lora;
-import cola.lora.LoraAdapter;
 import cola.lora.PeftAdapter;
 import cola.model.Batch;
+import cola.model.LoraAdapter;
 import cola.model.Transformer;
 import cola.tensor.Arena;
 import com.fasterxml.jackson.databind.JsonNode;

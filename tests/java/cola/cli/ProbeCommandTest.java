@@ -34,6 +34,33 @@ class ProbeCommandTest {
     }
 
     @Test
+    void probeDtypeBf16WritesTheSameOutputsWithinBf16Tolerance() throws Exception {
+        Path f32 = tmp.resolve("f32.safetensors"), b16 = tmp.resolve("bf16.safetensors");
+        for (Path[] run : new Path[][] {{f32, Path.of("f32")}, {b16, Path.of("bf16")}}) {
+            assertEquals(0, ColaTrainer.commandLine().execute("probe", "--model", CASE.resolve("model").toString(),
+                    "--input", CASE.resolve("inputs.json").toString(), "--adapter", CASE.resolve("adapter").toString(),
+                    "--dtype", run[1].toString(), "--out", run[0].toString()));
+        }
+        try (SafetensorsFile a = SafetensorsFile.open(f32); SafetensorsFile b = SafetensorsFile.open(b16)) {
+            assertEquals(a.entries().keySet(), b.entries().keySet(), "the same tensors");
+            for (String k : a.entries().keySet()) {
+                try (Tensor x = a.load(k); Tensor y = b.load(k)) {
+                    assertEquals(cola.tensor.DType.F32, y.dtype(), k + " is written in f32 either way");
+                    assertArrayEquals(x.shape(), y.shape(), k);
+                    float[] xv = x.toFloatArray(), yv = y.toFloatArray();
+                    double max = 1e-6, err = 0;
+                    for (int i = 0; i < xv.length; i++) {
+                        max = Math.max(max, Math.abs(xv[i]));
+                        err = Math.max(err, Math.abs(xv[i] - yv[i]));
+                    }
+                    double r = err / max;
+                    assertTrue(r < (k.startsWith("grad.") ? 0.2 : 0.1), k + ": bf16 vs f32 rel " + r);
+                }
+            }
+        }
+    }
+
+    @Test
     void probeWithoutAdapterWritesLogitsAndLossOnly() throws Exception {
         Path out = tmp.resolve("base.safetensors");
         assertEquals(0, ColaTrainer.commandLine().execute("probe", "--model", CASE.resolve("model").toString(),

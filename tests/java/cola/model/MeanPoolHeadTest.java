@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import cola.backend.cpu.CpuBackend;
 import cola.lora.Lora;
-import cola.lora.LoraAdapter;
 import cola.lora.LoraConfig;
 import cola.tensor.Tensor;
 import cola.train.Probe;

@@ -3,7 +3,6 @@ package cola.model;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import cola.backend.cpu.CpuBackend;
-import cola.lora.LoraAdapter;
 import cola.lora.PeftAdapter;
 import cola.tensor.Tensor;
 import cola.train.Probe;

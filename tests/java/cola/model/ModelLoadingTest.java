@@ -7,7 +7,6 @@ import cola.io.SafetensorsFile;
 import cola.io.SafetensorsFormatException;
 import cola.io.SafetensorsWriter;
 import cola.lora.Lora;
-import cola.lora.LoraAdapter;
 import cola.lora.LoraConfig;
 import cola.lora.PeftAdapter;
 import cola.tensor.Arena;

@@ -3,7 +3,6 @@ package cola.model;
 import static org.junit.jupiter.api.Assertions.*;
 
 import cola.backend.cpu.CpuBackend;
-import cola.lora.LoraAdapter;
 import cola.lora.PeftAdapter;
 import cola.tensor.Arena;
 import cola.train.Loss;

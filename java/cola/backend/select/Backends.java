@@ -1,5 +1,6 @@
-package cola.backend;
+package cola.backend.select;
 
+import cola.backend.Backend;
 import cola.backend.cpu.CpuBackend;
 import cola.backend.cuda.CudaBackend;
 import cola.backend.cuda.CudaRuntime;

@@ -1,4 +1,4 @@
-package cola.lora;
+package cola.model;
 
 import cola.backend.Backend;
 import cola.tensor.DType;

@@ -1,7 +1,8 @@
-package cola.backend;
+package cola.backend.select;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import cola.backend.Backend;
 import cola.backend.cpu.CpuBackend;
 import cola.backend.cuda.CudaBackend;
 import cola.backend.cuda.CudaRuntime;
