@@ -186,7 +186,7 @@ class TrainCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda, cuda:N or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--dtype", defaultValue = "auto", description = "Frozen weights: auto (bf16 when the checkpoint is bf16/f16 and the device has bf16 units — AMX, AVX512_BF16, tensor cores — else f32), bf16 (kept as stored; bf16 GEMMs, fp32 accumulation; adapters, heads and AdamW stay fp32) or f32 (every weight widened: the exact reference). Full fine-tuning runs in f32 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--dtype", defaultValue = "auto", description = "Frozen weights: auto (bf16 when the checkpoint is bf16/f16 and the device has bf16 units — AMX, AVX512_BF16, tensor cores — else f32), bf16 (kept as stored; bf16 GEMMs, fp32 accumulation; adapters, heads and AdamW stay fp32) or f32 (every weight widened: the exact reference). bf16 full fine-tuning keeps an fp32 master of every weight, the bf16 copy refreshed after each step (default: ${DEFAULT-VALUE}).")
     String dtype;
 
     @Option(names = "--recompute", defaultValue = "auto", description = "Activation recompute (per-block gradient checkpointing: one more forward per step, one block's activations instead of all): auto (on when the estimated activations exceed 80% of the memory available), on or off (default: ${DEFAULT-VALUE}).")
@@ -221,10 +221,6 @@ class TrainCommand implements Callable<Integer> {
         Precision.Choice dtypeChoice = Precision.Choice.parse(dtype);
         cola.train.Recompute recomputeChoice = cola.train.Recompute.parse(recompute);
         Precision.Resolved precision = Precision.resolve(dtypeChoice, modelDir, be);
-        if (precision.dtype() != DType.F32 && dtypeChoice == Precision.Choice.BF16 && runs.stream().anyMatch(MethodRun::full)) {
-            throw new IllegalArgumentException("--dtype bf16 with full fine-tuning: full fine-tuning needs f32 masters of"
-                    + " every weight; use --dtype f32 or auto (auto runs full fine-tuning in f32)");
-        }
         System.out.printf("cola train: %s (%s) on %s, task %s, run folder %s%n", modelDir, mc.architecture(), be.name(), task, runDir);
         System.out.println("  " + precision.reason());
 
@@ -255,7 +251,7 @@ class TrainCommand implements Callable<Integer> {
                         r.full() ? fullLr : lr, warmup, maxGradNorm, new AdamWConfig(0f, beta1, beta2, eps, weightDecay), lora,
                         chain, r.links() > 1 && knotEpochs != null ? knotEpochs : List.of(), rounding(), bestOnDev, s,
                         r.full() ? null : checkpoint(runDir, tag), export ? runDir.resolve("export").resolve(tag) : null,
-                        maxBadSteps, r.full() ? DType.F32 : precision.dtype(), recomputeChoice);
+                        maxBadSteps, precision.dtype(), recomputeChoice);
                 FineTuneJob.Result res = FineTuneJob.run(be, cfg, t, System.out::println);
                 String curve = r.label() + (r.links() > 1 ? " (M=" + r.links() + ")" : "");
                 if (si == 0) {
@@ -285,7 +281,7 @@ class TrainCommand implements Callable<Integer> {
                 fin.putPOJO("knots", res.knots());
                 fin.put("arena_high_water_mb", res.memory().arenaHighWaterBytes() >> 20)
                         .put("peak_rss_mb", res.memory().peakRssBytes() >> 20)
-                        .put("recompute", res.memory().recompute()).put("dtype", r.full() ? "f32" : precision.dtype().toString());
+                        .put("recompute", res.memory().recompute()).put("dtype", precision.dtype().toString());
                 if (res.spectrum().length > 0) {  // singular values of the final ΔW / the largest, mean over matrices
                     ArrayNode sp = fin.putArray("delta_w_singular_values");
                     for (double v : res.spectrum()) sp.add(Math.round(v * 1e6) / 1e6);
@@ -308,13 +304,15 @@ class TrainCommand implements Callable<Integer> {
                                 l.firstStep() + l.steps() - 1, l.rank(), l.backboneFlops() + l.loraFlops(),
                                 100 * l.loraFlops() / Math.max(1e-30, l.backboneFlops() + l.loraFlops()), 100 * l.bf16Survival(),
                                 l.effectiveRank(), precision.dtype() == DType.BF16 && !Double.isNaN(l.mergeKept())
-                                        ? String.format(Locale.ROOT, ", ‖ΔW‖ kept %.4f%% (in the bf16 weights alone %.2f%%)",
-                                                100 * l.mergeKept(), 100 * l.mergeKeptInWeights())
+                                        ? String.format(Locale.ROOT, ", ‖ΔW‖ kept %.4f%% (%.2f%% in the bf16 weights, the rest in the fp32"
+                                                + " residual the next knot folds in)", 100 * l.mergeKept(),
+                                                100 * l.mergeKeptInWeights())
                                         : ""));
                     }
                 }
                 details.add(String.format(Locale.ROOT, "%-6s seed %d: %s weights, peak RSS %d MB, arena high-water %d MB%s",
-                        r.label(), s, r.full() ? "f32" : precision.dtype(), res.memory().peakRssBytes() >> 20,
+                        r.label(), s, precision.dtype() + (r.full() && precision.dtype() == DType.BF16
+                                ? " (fp32 masters)" : ""), res.memory().peakRssBytes() >> 20,
                         res.memory().arenaHighWaterBytes() >> 20, res.memory().recompute() ? ", activations recomputed" : ""));
                 FineTuneJob.EpochLog last = res.epochs().get(Math.max(0, res.bestEpoch() - 1));
                 summary.add(String.format(Locale.ROOT, "%-6s %5s %-7s %6d %8.3f %8.3f %8s %8s %7s %9.3f %7.1f %8.0f", r.label(),

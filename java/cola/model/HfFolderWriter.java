@@ -33,7 +33,7 @@ public final class HfFolderWriter {
         for (Linear l : model.linears()) if (l.mergeResidual() != null) residuals.put(l.weight, l.mergeResidual());
         try {
             for (Transformer.Param p : model.params()) {
-                Tensor v = p.value();
+                Tensor v = model.masterOf(p.value());  // full fine-tuning of bf16 weights: the exact fp32 master
                 if (p.transposed()) {
                     float[] s = v.toFloatArray();
                     int rows = (int) v.dim(0), cols = (int) v.dim(1);
@@ -49,7 +49,7 @@ public final class HfFolderWriter {
                     case "F16" -> DType.F16;
                     default -> DType.F32;
                 };
-                Tensor residual = residuals.get(p.value());
+                Tensor residual = v == p.value() ? residuals.get(p.value()) : null;
                 if (residual != null) {  // the exact merged weight of a compensated bf16 chain: W + R in f32
                     Tensor exact = be.zeros(DType.F32, p.value().shape());
                     temps.add(exact);

@@ -56,12 +56,11 @@ public final class Linear implements AutoCloseable {
         this.lora = adapter;
     }
 
-    /** Full fine-tuning: this layer's weight (and bias) get gradients, on {@code be}'s device (the weight's). */
+    /**
+     * Full fine-tuning: this layer's weight (and bias) get f32 gradients, on {@code be}'s device (the weight's). A bf16
+     * weight's fp32 master is the model's ({@link Transformer#masterOf}).
+     */
     public void enableWeightGradients(Backend be) {
-        if (weight.dtype() != DType.F32) {
-            throw new IllegalStateException(path + ": full fine-tuning needs f32 weights; this model holds them in "
-                    + weight.dtype() + " (load it with --dtype f32)");
-        }
         if (gradWeight == null) gradWeight = be.zeros(DType.F32, weight.shape());
         if (bias != null && gradBias == null) gradBias = be.zeros(DType.F32, bias.shape());
     }

@@ -182,11 +182,17 @@ public final class Transformer implements AutoCloseable {
      * still be attached; their gradients keep flowing.
      */
     public void enableFullFineTuning() {
-        if (weightDType() != DType.F32) {
-            throw new IllegalStateException("full fine-tuning needs the f32 weights of " + config.architecture()
-                    + "; this model holds its matrices in " + weightDType() + " (load it with --dtype f32)");
-        }
         fullFineTuning = true;
+        // bf16 matrices: each gets an fp32 master that the optimiser updates; the bf16 tensor becomes its working copy
+        // (what the GEMMs read), refreshed from the master after every step (syncWorkingCopies). A bf16 weight alone
+        // cannot take updates below half an ulp — the knot problem again, at every step.
+        for (Param p : params) {
+            if (p.value().dtype() == DType.BF16 && !masters.containsKey(p.value())) {
+                Tensor m = be.zeros(DType.F32, p.value().shape());
+                be.convert(m, p.value());
+                masters.put(p.value(), m);
+            }
+        }
         for (Linear l : linears()) l.enableWeightGradients(be);
         for (Norm n : norms()) n.enableGradients(be);
         gradTokEmb = zerosLike(gradTokEmb, tokEmb);
@@ -194,6 +200,19 @@ public final class Transformer implements AutoCloseable {
         gradTypeEmb = zerosLike(gradTypeEmb, typeEmb);
         gradMlmBias = zerosLike(gradMlmBias, mlmBias);
         if (!tied) gradLmHead = zerosLike(gradLmHead, lmHead);
+    }
+
+    /** bf16 working copy → its fp32 master (full fine-tuning of a bf16 model); identity-keyed. */
+    private final java.util.Map<Tensor, Tensor> masters = new java.util.IdentityHashMap<>();
+
+    /** The fp32 master of a bf16 weight under full fine-tuning, or the weight itself. */
+    public Tensor masterOf(Tensor weight) {
+        return masters.getOrDefault(weight, weight);
+    }
+
+    /** Full fine-tuning of bf16 weights: every working copy ← round_bf16(master), after each optimiser step. */
+    public void syncWorkingCopies() {
+        for (var e : masters.entrySet()) be.convert(e.getKey(), e.getValue());
     }
 
     private Tensor zerosLike(Tensor existing, Tensor like) {
@@ -235,7 +254,7 @@ public final class Transformer implements AutoCloseable {
         if (gradLmHead != null) grads.put(lmHead, gradLmHead);
         for (Param p : params) {
             Tensor g = grads.remove(p.value());
-            if (g != null) out.add(new Trainable(p.key(), p.value(), g));
+            if (g != null) out.add(new Trainable(p.key(), masterOf(p.value()), g));  // the optimiser updates masters
         }
         // a head added after loading (addClassificationHead) has no HF key in the source folder
         if (classifier != null && grads.containsKey(classifier.weight)) {
@@ -644,5 +663,6 @@ public final class Transformer implements AutoCloseable {
         for (Tensor g : new Tensor[] {gradTokEmb, gradPosEmb, gradTypeEmb, gradLmHead, gradMlmBias}) if (g != null) g.close();
         for (Tensor t : new Tensor[] {tokEmb, posEmb, typeEmb, mlmBias}) if (t != null && !t.isClosed()) t.close();
         if (scratch != null) scratch.close();
+        for (Tensor m : masters.values()) m.close();
     }
 }

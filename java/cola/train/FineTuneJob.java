@@ -380,6 +380,7 @@ public final class FineTuneJob {
             int reported = epochs.size();
             if (cfg.bestOnDev() && bestEpoch != reported && snapshot != null) {
                 for (int i = 0; i < params.size(); i++) params.get(i).copyFrom(snapshot.get(i));
+                m.syncWorkingCopies();
                 say.accept("  best on dev: epoch " + bestEpoch + " (restored for test and exports)");
                 reported = bestEpoch;
             }

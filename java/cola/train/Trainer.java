@@ -162,6 +162,7 @@ public final class Trainer {
                     float scale = config.maxGradNorm() > 0 && norm > config.maxGradNorm()
                             ? (float) (config.maxGradNorm() / (norm + 1e-6)) : 1f;
                     (chain != null ? chain.optimizer() : fullOptimizer).step(lr, scale);  // clipping folded into AdamW
+                    if (chain == null) model.syncWorkingCopies();  // bf16 full fine-tuning: masters → working copies
                 }
                 StepLog s = new StepLog(step, chain != null ? chain.link() : 0, loss, lr, norm, knot, skipped);
                 log.add(s);
