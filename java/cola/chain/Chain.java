@@ -44,7 +44,8 @@ public final class Chain implements AutoCloseable {
 
         /**
          * Fraction of this knot's ‖ΔW‖ that reached the model's stored weights (and their merge residual, when the
-         * merge is compensated): 1 for f32 weights. For f32 weights it is the probe's (what a bf16 W would keep).
+         * merge is compensated): 1 for f32 weights, whose merge is exact (the bf16 probe speaks through
+         * {@link #bf16Survival}).
          */
         public double kept() {
             return norms.kept();
@@ -242,8 +243,7 @@ public final class Chain implements AutoCloseable {
                     be.convert(probe, l.weight);
                     MergeStats st = be.mergeLoraBf16(probe, null, a.a, a.b, a.scale,
                             mergeRounding == Rounding.STOCHASTIC ? Rounding.STOCHASTIC : Rounding.NEAREST_EVEN, seed);
-                    lost += st.unchanged();
-                    norms = norms.plus(st);
+                    lost += st.unchanged();  // the probe's element count only: the f32 merge itself is exact
                 }
                 be.mergeLora(l.weight, a.a, a.b, a.scale, mergeRounding, seed);
             }

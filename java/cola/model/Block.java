@@ -142,15 +142,20 @@ final class Block implements AutoCloseable {
     private Tensor mlp(StepContext ctx, Tensor a) {
         int n = ctx.rows();
         Tensor m = ctx.transientAlloc(n, c());  // consumed by the residual add
+        boolean half = ctx.bf16Activations;  // pre-activations saved in bf16 (widened in backward)
         if (spec.act == Act.SWIGLU) {
-            g = ctx.alloc(n, gate.out);
-            u = ctx.alloc(n, up.out);
+            g = ctx.alloc(!half, n, gate.out);
+            u = ctx.alloc(!half, n, up.out);
             gate.forward(ctx, g, a);
             up.forward(ctx, u, a);
             a1 = ctx.alloc(fc2.backwardNeedsInput(), n, gate.out);  // down_proj's input: saved only if it trains
             ctx.be.swigluForward(a1, g, u);
+            if (half) {
+                g = ctx.saveBf16(g);
+                u = ctx.saveBf16(u);
+            }
         } else {
-            f1 = ctx.alloc(n, fc1.out);
+            f1 = ctx.alloc(!half, n, fc1.out);
             fc1.forward(ctx, f1, a);
             a1 = ctx.alloc(fc2.backwardNeedsInput(), n, fc1.out);
             switch (spec.act) {
@@ -158,6 +163,7 @@ final class Block implements AutoCloseable {
                 case GELU -> ctx.be.geluForward(a1, f1, GeluApproximation.NONE);
                 default -> ctx.be.geluForward(a1, f1, GeluApproximation.TANH);
             }
+            if (half) f1 = ctx.saveBf16(f1);
         }
         fc2.forward(ctx, m, a1);
         return m;
@@ -197,15 +203,15 @@ final class Block implements AutoCloseable {
         Tensor dIn = ctx.zeros(n, c());
         if (spec.act == Act.SWIGLU) {
             Tensor dg = ctx.zeros(n, gate.out), du = ctx.zeros(n, up.out);
-            ctx.be.swigluBackward(dg, du, da1, g, u);
+            ctx.be.swigluBackward(dg, du, da1, ctx.widen(g), ctx.widen(u));
             gate.backward(ctx, dIn, dg);
             up.backward(ctx, dIn, du);
         } else {
-            Tensor df = ctx.zeros(n, fc1.out);
+            Tensor df = ctx.zeros(n, fc1.out), pre = ctx.widen(f1);
             switch (spec.act) {
-                case RELU -> ctx.be.reluBackward(df, da1, f1);
-                case GELU -> ctx.be.geluBackward(df, da1, f1, GeluApproximation.NONE);
-                default -> ctx.be.geluBackward(df, da1, f1, GeluApproximation.TANH);
+                case RELU -> ctx.be.reluBackward(df, da1, pre);
+                case GELU -> ctx.be.geluBackward(df, da1, pre, GeluApproximation.NONE);
+                default -> ctx.be.geluBackward(df, da1, pre, GeluApproximation.TANH);
             }
             fc1.backward(ctx, dIn, df);
         }

@@ -391,7 +391,7 @@ public final class Transformer implements AutoCloseable {
         if (config instanceof LlamaConfig) posT = ints(arena, arange(b, t), n);
         if (scratch == null) scratch = be.newArena(16L << 20);
         scratch.reset();
-        ctx = new StepContext(be, arena, scratch, b, t, maskT, posT, dropoutSeed);
+        ctx = new StepContext(be, arena, scratch, b, t, maskT, posT, dropoutSeed, weightDType() == DType.BF16);
 
         Tensor x = embed(batch, idT, mask, b, t);
         if (recompute) {

@@ -122,6 +122,13 @@ class BackendParityTest {
             return zeros(DType.F32, shape);
         }
 
+        /** Random normal values (std) rounded to bf16, as a bf16 tensor on the backend. */
+        Tensor bf16(float std, long... shape) {
+            Tensor f = randn(std, shape), h = zeros(DType.BF16, shape);
+            be.convert(h, f);
+            return h;
+        }
+
         Tensor keep(Tensor t) {
             owned.add(t);
             return t;
@@ -203,6 +210,51 @@ class BackendParityTest {
             r.be.loraLinearForward(y, null, x, w, b, a, bm, 0.5f, 0f, 0);
             r.be.loraLinearBackward(dx, dW, db, dA, dB, v, dy, x, null, w, a, bm, 0.5f, 0f, 0);
             return r.out(y, dx, dW, db, dA, dB, v);
+        }));
+        // the bf16 engine's ops: bf16 operands on both backends (cuBLAS GemmEx vs oneDNN matmul), fp32 accumulation,
+        // so the two differ by accumulation order and by the rounding of the activation operand (same RNE rule)
+        cs.add(c("gemm_bf16 (all transposes, beta 0 and 1)", 1e-3, 23, r -> {
+            List<Tensor> outs = new ArrayList<>();
+            for (boolean ta : new boolean[] {false, true}) {
+                for (boolean tb : new boolean[] {false, true}) {
+                    Tensor a = r.bf16(1, ta ? k : m, ta ? m : k), b = r.bf16(1, tb ? n : k, tb ? k : n);
+                    Tensor c0 = r.randn(1, m, n), c1 = r.zeros(m, n);
+                    r.be.gemmBf16(ta, tb, a, b, 1f, c0);
+                    r.be.gemmBf16(ta, tb, a, b, 0f, c1);
+                    outs.add(c0);
+                    outs.add(c1);
+                }
+            }
+            return r.out(outs.toArray(Tensor[]::new));
+        }));
+        cs.add(c("matmul bf16 weight fwd+bwd", 1e-2, 24, r -> {
+            Tensor x = r.randn(1, m, k), w = r.bf16(0.2f, n, k), b = r.randn(1, n), y = r.zeros(m, n),
+                    dy = r.randn(1, m, n), dx = r.randn(1, m, k), dw = r.zeros(n, k), db = r.zeros(n);
+            r.be.matmulForward(y, x, w, b);
+            r.be.matmulBackward(dx, dw, db, dy, x, w);
+            return r.out(y, dx, dw, db);
+        }));
+        cs.add(c("lora_linear bf16 weight fwd+bwd (p=0, p=0.1)", 1e-2, 25, r -> {
+            List<Tensor> outs = new ArrayList<>();
+            for (float p : new float[] {0f, 0.1f}) {
+                Tensor x = r.randn(1, m, k), w = r.bf16(0.2f, n, k), b = r.randn(1, n), a = r.randn(0.2f, rank, k),
+                        bm = r.randn(0.2f, n, rank), y = r.zeros(m, n), u = r.zeros(m, rank), dy = r.randn(1, m, n),
+                        dx = r.zeros(m, k), dA = r.zeros(rank, k), dB = r.zeros(n, rank), v = r.zeros(m, rank);
+                r.be.loraLinearForward(y, p > 0 ? u : null, x, w, b, a, bm, 2f, p, 9);
+                r.be.loraLinearBackward(dx, null, null, dA, dB, v, dy, x, p > 0 ? u : null, w, a, bm, 2f, p, 9);
+                outs.addAll(List.of(y, dx, dA, dB));
+            }
+            return r.out(outs.toArray(Tensor[]::new));
+        }));
+        cs.add(c("embedding bf16 table", 0, 26, r -> {
+            Tensor table = r.bf16(1, 50, k), ids = r.ints(new int[] {3, 0, 49, 3, 17}, 5), out = r.zeros(5, k);
+            r.be.embeddingForward(out, ids, table);
+            return r.out(out);
+        }));
+        cs.add(c("merge bf16 compensated (with residual and accounting)", 1e-2, 27, r -> {
+            Tensor w = r.bf16(1, n, k), res = r.zeros(n, k), a = r.randn(0.01f, rank, k), b = r.randn(0.01f, n, rank);
+            cola.backend.MergeStats st = r.be.mergeLoraBf16(w, res, a, b, 2f, Rounding.NEAREST_EVEN, 0);
+            return List.of(r.out(w).get(0), r.out(res).get(0), new float[] {(float) st.kept(), (float) st.keptInWeights()});
         }));
         cs.add(c("gemm_batched transposed, accumulate", 1e-5, 20, r -> {
             Tensor a = r.randn(1, 2, k, m), b = r.randn(1, 2, n, k), out = r.randn(1, 2, m, n);
