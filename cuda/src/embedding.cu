@@ -11,7 +11,12 @@
 namespace colacu {
 namespace {
 
-__global__ void embedding_fwd(float* out, const int32_t* ids, const float* table, int64_t N, int64_t V, int64_t C,
+__device__ inline float widen(float x) { return x; }
+__device__ inline float widen(uint16_t h) { return __int_as_float((int)((uint32_t)h << 16)); }  // bf16: top half
+
+// T = float (f32 table; float4 copies when vec) or uint16_t (a frozen bf16 table, widened to f32).
+template <typename T>
+__global__ void embedding_fwd(float* out, const int32_t* ids, const T* table, int64_t N, int64_t V, int64_t C,
                               bool vec) {
     const int64_t n = blockIdx.x;
     const int32_t id = ids[n];
@@ -20,27 +25,15 @@ __global__ void embedding_fwd(float* out, const int32_t* ids, const float* table
         for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = __int_as_float(0x7fc00000);
         return;
     }
-    const float* t = table + (int64_t)id * C;
-    if (vec) {
-        for (int64_t c = threadIdx.x; c < C / 4; c += blockDim.x)
-            reinterpret_cast<float4*>(o)[c] = reinterpret_cast<const float4*>(t)[c];
-    } else {
-        for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = t[c];
+    const T* t = table + (int64_t)id * C;
+    if constexpr (sizeof(T) == 4) {
+        if (vec) {
+            for (int64_t c = threadIdx.x; c < C / 4; c += blockDim.x)
+                reinterpret_cast<float4*>(o)[c] = reinterpret_cast<const float4*>(t)[c];
+            return;
+        }
     }
-}
-
-// A frozen bf16 table (kept as stored): rows widened to f32 (bf16 is the top half of an f32).
-__global__ void embedding_bf16_fwd(float* out, const int32_t* ids, const uint16_t* table, int64_t N, int64_t V,
-                                   int64_t C) {
-    const int64_t n = blockIdx.x;
-    const int32_t id = ids[n];
-    float* o = out + n * C;
-    if (id < 0 || (int64_t)id >= V) {
-        for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = __int_as_float(0x7fc00000);
-        return;
-    }
-    const uint16_t* t = table + (int64_t)id * C;
-    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = __int_as_float((int)((uint32_t)t[c] << 16));
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = widen(t[c]);
 }
 
 __global__ void embedding_bwd(float* dtable, const float* dout, const int32_t* ids, int64_t N, int64_t V, int64_t C) {
@@ -64,14 +57,14 @@ int cola_cuda_embedding_forward(float* out, const int32_t* ids, const float* tab
     if (N < 0 || V < 0 || C < 0 || N > 0x7fffffff) return kErrArg;
     if (N == 0 || C == 0) return 0;
     const bool vec = C % 4 == 0 && aligned16(out) && aligned16(table);
-    embedding_fwd<<<(unsigned)N, 128, 0, as_stream(stream)>>>(out, ids, table, N, V, C, vec);
+    embedding_fwd<float><<<(unsigned)N, 128, 0, as_stream(stream)>>>(out, ids, table, N, V, C, vec);
     return launch_status();
 }
 int cola_cuda_embedding_bf16_forward(float* out, const int32_t* ids, const uint16_t* table, int64_t N, int64_t V,
                                      int64_t C, void* stream) {
     if (N < 0 || V < 0 || C < 0 || N > 0x7fffffff) return kErrArg;
     if (N == 0 || C == 0) return 0;
-    embedding_bf16_fwd<<<(unsigned)N, 128, 0, as_stream(stream)>>>(out, ids, table, N, V, C);
+    embedding_fwd<uint16_t><<<(unsigned)N, 128, 0, as_stream(stream)>>>(out, ids, table, N, V, C, false);
     return launch_status();
 }
 int cola_cuda_embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t N, int64_t V,

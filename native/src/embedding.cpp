@@ -50,33 +50,31 @@ COLA_WORKER void gather_rows_bf16(float* out, const int32_t* ids, const uint16_t
     }
 }
 
+// The checks and the thread split shared by both table types; rows(out, ids, table, n0, n1, C) is the worker.
+template <class T, class Rows>
+int gather(float* out, const int32_t* ids, const T* table, int64_t N, int64_t V, int64_t C, Rows rows) {
+    if (N < 0 || V < 0 || C < 0) return COLA_ERR_ARG;
+    if (!ids_in_range(ids, N, V)) return COLA_ERR_INDEX;
+    if (C == 0) return COLA_OK;
+#pragma omp parallel
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        rows(out, ids, table, N * t / nt, N * (t + 1) / nt, C);
+    }
+    return COLA_OK;
+}
+
 }  // namespace
 
 extern "C" {
 
 int cola_embedding_bf16_forward(float* out, const int32_t* ids, const uint16_t* table, int64_t N, int64_t V,
                                 int64_t C) {
-    if (N < 0 || V < 0 || C < 0) return COLA_ERR_ARG;
-    if (!ids_in_range(ids, N, V)) return COLA_ERR_INDEX;
-    if (C == 0) return COLA_OK;
-#pragma omp parallel
-    {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        gather_rows_bf16(out, ids, table, N * t / nt, N * (t + 1) / nt, C);
-    }
-    return COLA_OK;
+    return gather(out, ids, table, N, V, C, gather_rows_bf16);
 }
 
 int cola_embedding_forward(float* out, const int32_t* ids, const float* table, int64_t N, int64_t V, int64_t C) {
-    if (N < 0 || V < 0 || C < 0) return COLA_ERR_ARG;
-    if (!ids_in_range(ids, N, V)) return COLA_ERR_INDEX;
-    if (C == 0) return COLA_OK;
-#pragma omp parallel
-    {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        gather_rows(out, ids, table, N * t / nt, N * (t + 1) / nt, C);
-    }
-    return COLA_OK;
+    return gather(out, ids, table, N, V, C, gather_rows);
 }
 
 int cola_embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t N, int64_t V, int64_t C) {

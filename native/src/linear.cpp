@@ -16,6 +16,28 @@ COLA_DISPATCH void add_column_sums(float* dbias, const float* dout, int64_t M, i
     }
 }
 
+// out[m, :] = bias for every row, split across threads; returns the GEMM's beta (1 with a bias, 0 without), so the
+// bias costs no extra pass after the GEMM.
+float prefill_bias(float* out, const float* bias, int64_t M, int64_t N) {
+    if (!bias) return 0.0f;
+#pragma omp parallel
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t m0 = M * t / nt, m1 = M * (t + 1) / nt;
+        broadcast_rows(out + m0 * N, bias, m1 - m0, N);
+    }
+    return 1.0f;
+}
+
+// dbias[n] += Σ_m dout[m, n]. Columns split across threads: each dbias[n] has one owner, so the sum is deterministic.
+void bias_gradient(float* dbias, const float* dout, int64_t M, int64_t N) {
+#pragma omp parallel
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        add_column_sums(dbias, dout, M, N, N * t / nt, N * (t + 1) / nt);
+    }
+}
+
 }  // namespace
 
 extern "C" {
@@ -23,17 +45,7 @@ extern "C" {
 int cola_matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t M, int64_t K,
                         int64_t N) {
     if (M < 0 || K < 0 || N < 0) return COLA_ERR_ARG;
-    float beta = 0.0f;
-    if (bias) {
-#pragma omp parallel
-        {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            int64_t m0 = M * t / nt, m1 = M * (t + 1) / nt;
-            broadcast_rows(out + m0 * N, bias, m1 - m0, N);
-        }
-        beta = 1.0f;
-    }
-    return cola_gemm_f32(0, 1, M, N, K, 1.0f, inp, K, weight, K, beta, out, N);
+    return cola_gemm_f32(0, 1, M, N, K, 1.0f, inp, K, weight, K, prefill_bias(out, bias, M, N), out, N);
 }
 
 int cola_matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
@@ -42,14 +54,7 @@ int cola_matmul_backward(float* dinp, float* dweight, float* dbias, const float*
     int st = COLA_OK;
     if (dinp) st = cola_gemm_f32(0, 0, M, K, N, 1.0f, dout, N, weight, K, 1.0f, dinp, K);  // [M,N]·[N,K]
     if (st == COLA_OK && dweight) st = cola_gemm_f32(1, 0, N, K, M, 1.0f, dout, N, inp, K, 1.0f, dweight, K);
-    if (st == COLA_OK && dbias) {
-        // Columns split across threads: each dbias[n] has one owner, so the sum is deterministic.
-#pragma omp parallel
-        {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            add_column_sums(dbias, dout, M, N, N * t / nt, N * (t + 1) / nt);
-        }
-    }
+    if (st == COLA_OK && dbias) bias_gradient(dbias, dout, M, N);
     return st;
 }
 
@@ -83,17 +88,7 @@ int cola_matmul_bf16w_forward(float* out, const float* inp, const uint16_t* weig
     int st = COLA_OK;
     const uint16_t* x16 = to_bf16(tl_act16, inp, M * K, &st);
     if (st != COLA_OK) return st;
-    float beta = 0.0f;
-    if (bias) {
-#pragma omp parallel
-        {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            int64_t m0 = M * t / nt, m1 = M * (t + 1) / nt;
-            broadcast_rows(out + m0 * N, bias, m1 - m0, N);
-        }
-        beta = 1.0f;
-    }
-    return cola_gemm_bf16(0, 1, M, N, K, x16, K, weight, K, beta, out, N);
+    return cola_gemm_bf16(0, 1, M, N, K, x16, K, weight, K, prefill_bias(out, bias, M, N), out, N);
 }
 
 int cola_matmul_bf16w_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
@@ -107,13 +102,7 @@ int cola_matmul_bf16w_backward(float* dinp, float* dweight, float* dbias, const 
         const uint16_t* x16 = to_bf16(tl_act16b, inp, M * K, &st);
         if (st == COLA_OK) st = cola_gemm_bf16(1, 0, N, K, M, dy16, N, x16, K, 1.0f, dweight, K);  // [N,M]·[M,K]
     }
-    if (st == COLA_OK && dbias) {
-#pragma omp parallel
-        {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            add_column_sums(dbias, dout, M, N, N * t / nt, N * (t + 1) / nt);
-        }
-    }
+    if (st == COLA_OK && dbias) bias_gradient(dbias, dout, M, N);
     return st;
 }
 

@@ -9,7 +9,9 @@
 //               E[result] = f32(w) + delta and the result is a pure function of (W, A, B, s, seed): the same for
 //               any thread count.
 // and counts in *unchanged the elements whose delta is non-zero but whose bf16 value did not change (updates lost to
-// rounding: the bf16 merge problem, PEFT issues #1388 / #2502).
+// rounding: the bf16 merge problem, PEFT issues #1388 / #2502). cola_merge_bf16_ex (which cola_merge_bf16 calls) adds
+// the error compensation — an fp32 residual R: x = f32(w) + (R + delta), w ← round(x), R ← x − f32(w) — and the
+// per-knot accounting Σd², Σ(ΔW−d)², Σ(ΔW+ΔR−d)² in double.
 //
 // Refusal before any write: s, A and B must be finite and no delta element may exceed kDeltaLimit = 1e30 in
 // magnitude, by the bound |delta[n,k]| ≤ |s| · P with P = max_n (Σ_j |B[n,j]|) · max|A|; P, which bounds every f32
@@ -103,44 +105,6 @@ COLA_DISPATCH void merge_rows_f32(float* __restrict W, const float* __restrict A
             }
         }
     });
-}
-
-template <bool STOCHASTIC>
-inline __attribute__((always_inline)) int64_t merge_rows_bf16_impl(uint16_t* __restrict W, const float* __restrict Ap,
-                                                                   const float* __restrict B, float s, int64_t n0,
-                                                                   int64_t n1, int64_t K, int64_t r, uint64_t seed) {
-    int64_t lost = 0;
-    for_tiles(Ap, B, n0, n1, K, r, [&](const float (&acc)[kRows][kCols], int64_t rows, int64_t n, int64_t k,
-                                      int64_t kc) __attribute__((always_inline)) {
-        for (int64_t rr = 0; rr < rows; rr++) {
-            uint16_t* __restrict w = W + (n + rr) * K + k;
-            const uint64_t base = (uint64_t)((n + rr) * K + k);
-            int32_t lost_tile = 0;
-            for (int64_t c = 0; c < kc; c++) {
-                const float d = s * acc[rr][c];
-                const uint16_t old = w[c];
-                const float x = cola::bf16_to_f32(old) + d;
-                const uint16_t nw =
-                    STOCHASTIC ? cola::f32_to_bf16_stochastic(x, (uint32_t)(cola::rng_bits(seed, base + (uint64_t)c) >> 48))
-                               : cola::f32_to_bf16_rne(x);
-                w[c] = nw;
-                lost_tile += (d != 0.0f) & (nw == old);
-            }
-            lost += lost_tile;
-        }
-    });
-    return lost;
-}
-
-COLA_DISPATCH int64_t merge_rows_bf16_rne(uint16_t* __restrict W, const float* __restrict Ap,
-                                          const float* __restrict B, float s, int64_t n0, int64_t n1, int64_t K,
-                                          int64_t r) {
-    return merge_rows_bf16_impl<false>(W, Ap, B, s, n0, n1, K, r, 0);
-}
-
-COLA_DISPATCH int64_t merge_rows_bf16_sr(uint16_t* __restrict W, const float* __restrict Ap, const float* __restrict B,
-                                         float s, int64_t n0, int64_t n1, int64_t K, int64_t r, uint64_t seed) {
-    return merge_rows_bf16_impl<true>(W, Ap, B, s, n0, n1, K, r, seed);
 }
 
 // The general bf16 merge (cola_merge_bf16_ex): optional fp32 residual R (error compensation), either rounding, and
@@ -287,28 +251,7 @@ int cola_merge_f32(float* W, const float* A, const float* B, float s, int64_t N,
 
 int cola_merge_bf16(uint16_t* W, const float* A, const float* B, float s, int64_t N, int64_t K, int64_t r,
                     int rounding, uint64_t seed, int64_t* unchanged) {
-    if (N < 0 || K < 0 || r < 0 || (rounding != 0 && rounding != 1)) return COLA_ERR_ARG;
-    if (unchanged) *unchanged = 0;
-    if (N * K == 0) return std::isfinite(s) ? COLA_OK : COLA_ERR_NONFINITE;
-    if (r == 0) return std::isfinite(s) ? COLA_OK : COLA_ERR_NONFINITE;  // delta = 0
-    if (!W || !A || !B) return COLA_ERR_ARG;
-    int st = check_delta(A, B, s, N, K, r);
-    if (st != COLA_OK) return st;
-    float* Ap = pack_a(A, K, r);
-    if (!Ap) return COLA_ERR_ALLOC;
-    int64_t lost = 0;
-#pragma omp parallel if (N * K >= kParallelMin) reduction(+ : lost)
-    {
-        int64_t n0, n1;
-        row_range(N, omp_get_thread_num(), omp_get_num_threads(), &n0, &n1);
-        if (n0 < n1) {
-            lost += rounding ? merge_rows_bf16_sr(W, Ap, B, s, n0, n1, K, r, seed)
-                             : merge_rows_bf16_rne(W, Ap, B, s, n0, n1, K, r);
-        }
-    }
-    std::free(Ap);
-    if (unchanged) *unchanged = lost;
-    return COLA_OK;
+    return cola_merge_bf16_ex(W, nullptr, A, B, s, N, K, r, rounding, seed, nullptr, unchanged);
 }
 
 int cola_merge_bf16_ex(uint16_t* W, float* R, const float* A, const float* B, float s, int64_t N, int64_t K, int64_t r,

@@ -220,4 +220,16 @@ public interface Backend {
     // ---------------------------------------------------------------- conversions
     /** dst = src converted between f32 and bf16/f16 (round to nearest even), same element count. */
     void convert(Tensor dst, Tensor src);
+
+    /** A new tensor on this backend holding {@code src} converted to {@code to} (see {@link #convert}); src untouched. */
+    default Tensor converted(Tensor src, cola.tensor.DType to) {
+        Tensor out = zeros(to, src.shape());
+        try {
+            convert(out, src);
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+        return out;
+    }
 }

@@ -153,14 +153,7 @@ public final class HfWeights implements AutoCloseable {
             throw new IOException(f.path() + ": tensor '" + full + "' has dtype " + e.dtype() + "; weights must be F32, BF16 or F16");
         }
         try (Tensor stored = be.adopt(raw)) {
-            Tensor out = be.zeros(DType.F32, stored.shape());
-            try {
-                be.convert(out, stored);
-            } catch (RuntimeException ex) {
-                out.close();
-                throw ex;
-            }
-            return out;
+            return be.converted(stored, DType.F32);
         }
     }
 
@@ -180,14 +173,7 @@ public final class HfWeights implements AutoCloseable {
             return be.adopt(byName.get(full).load(full));
         }
         try (Tensor f32 = loadF32(be, name, prefixes, expectedShape)) {  // the missing/shape errors come from here
-            Tensor out = be.zeros(DType.BF16, f32.shape());
-            try {
-                be.convert(out, f32);
-            } catch (RuntimeException ex) {
-                out.close();
-                throw ex;
-            }
-            return out;
+            return be.converted(f32, DType.BF16);
         }
     }
 

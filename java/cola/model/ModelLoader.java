@@ -221,23 +221,13 @@ final class ModelLoader {
             for (int i = 0; i < in; i++) for (int o = 0; o < out; o++) tr[o * in + i] = s[i * out + o];
             Tensor wt = be.zeros(DType.F32, out, in);
             wt.copyFrom(tr);
-            if (matrices != DType.F32) wt = narrowed(wt);
+            if (matrices != DType.F32) {
+                try (Tensor f32 = wt) {
+                    wt = be.converted(f32, matrices);
+                }
+            }
             params.add(new Transformer.Param(full, wt, w.storedDType(full), true));
             return new Linear(canonical + path, wt, t(path + ".bias", out));
-        }
-    }
-
-    /** f32 → {@link #matrices}' dtype on the backend (round to nearest even); closes the f32 tensor. */
-    private Tensor narrowed(Tensor f32) {
-        try (f32) {
-            Tensor out = be.zeros(matrices, f32.shape());
-            try {
-                be.convert(out, f32);
-            } catch (RuntimeException e) {
-                out.close();
-                throw e;
-            }
-            return out;
         }
     }
 
