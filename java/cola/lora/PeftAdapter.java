@@ -90,11 +90,12 @@ public final class PeftAdapter {
                     }
                     Linear lin = model.linear(path);
                     if (lin == null) throw new IOException(file + ": no linear layer '" + path + "' in this " + model.config.architecture());
-                    Tensor a = f.load(p.getValue()[0]), b = f.load(p.getValue()[1]);
+                    // PEFT saves adapters in the training dtype (often bf16/fp16): widened here to fp32 masters
+                    Tensor a = asF32(f.load(p.getValue()[0])), b = asF32(f.load(p.getValue()[1]));
                     if (a.dtype() != DType.F32 || b.dtype() != DType.F32 || a.rank() != 2 || b.rank() != 2
                             || a.dim(1) != lin.in || b.dim(0) != lin.out || a.dim(0) != b.dim(1)) {
                         String msg = file + ": " + path + " lora_A " + a.describe() + " / lora_B " + b.describe()
-                                + " do not fit a layer with in=" + lin.in + ", out=" + lin.out + " (need f32 [r, in], [out, r])";
+                                + " do not fit a layer with in=" + lin.in + ", out=" + lin.out + " (need f32/bf16/f16 [r, in], [out, r])";
                         a.close();
                         b.close();
                         throw new IOException(msg);
@@ -121,6 +122,14 @@ public final class PeftAdapter {
         return out;
     }
 
+    /** A host tensor as f32: itself, or (bf16/f16, closed here) a widened copy; other dtypes pass through unchanged. */
+    private static Tensor asF32(Tensor t) {
+        if (t.dtype() != DType.BF16 && t.dtype() != DType.F16) return t;
+        try (t) {
+            return Tensor.of(t.toFloatArray(), t.shape());
+        }
+    }
+
     /** modules_to_save: the adapter's copy of e.g. the classifier replaces the base weights. */
     private static void replaceSaved(Path file, SafetensorsFile f, String key, String rest, Transformer model, Config cfg)
             throws IOException {
@@ -133,7 +142,7 @@ public final class PeftAdapter {
                     + cfg.modulesToSave() + ")");
         }
         Tensor target = param.equals("weight") ? lin.weight : lin.bias;
-        try (Tensor t = f.load(key)) {
+        try (Tensor t = asF32(f.load(key))) {
             if (target == null || !java.util.Arrays.equals(t.shape(), target.shape()) || t.dtype() != DType.F32) {
                 throw new IOException(file + ": '" + key + "' is " + t.describe() + ", the model's " + module + "." + param
                         + " is " + (target == null ? "absent" : target.describe()));

@@ -37,6 +37,9 @@ final class ModelLoader {
         this.prefixes = prefixes;
     }
 
+    private static final java.util.regex.Pattern GPT2_MASK_BUFFER =
+            java.util.regex.Pattern.compile("(transformer\\.)?h\\.\\d+\\.attn\\.(masked_)?bias");
+
     static Transformer build(ModelConfig config, HfWeights w, Backend be, DType matrices) throws IOException {
         java.util.List<Transformer.Param> params = new java.util.ArrayList<>();
         Transformer m;
@@ -59,7 +62,11 @@ final class ModelLoader {
         }
         m.params = java.util.List.copyOf(params);
         try {
+            boolean gpt2 = config instanceof Gpt2Config;
             w.checkAllUsed(n -> n.endsWith("lm_head.weight") && m.tied
+                    // the Hub's GPT-2 files carry the causal-mask buffers (h.N.attn.bias, and attn.masked_bias in
+                    // some exports): constants the attention kernel's causal flag replaces
+                    || gpt2 && GPT2_MASK_BUFFER.matcher(n).matches()
                     || n.endsWith("position_ids") || n.endsWith("rotary_emb.inv_freq")
                     || n.startsWith("cls.seq_relationship") || n.startsWith("cls.predictions.decoder")
                     || n.endsWith("pooler.dense.weight") && m.head != Transformer.Head.SEQUENCE_CLASSIFICATION
@@ -233,7 +240,10 @@ final class ModelLoader {
 
     private Norm layerNorm(String path, int c, float eps, boolean affine) throws IOException {
         if (!affine) return new Norm(Norm.Kind.LAYER, null, null, eps);
-        return new Norm(Norm.Kind.LAYER, t(path + ".weight", c), t(path + ".bias", c), eps);
+        // original BERT checkpoints (bert-base-uncased among them) name LayerNorm parameters gamma / beta
+        boolean tf = !w.has(path + ".weight", prefixes) && w.has(path + ".gamma", prefixes);
+        return new Norm(Norm.Kind.LAYER, t(path + (tf ? ".gamma" : ".weight"), c), t(path + (tf ? ".beta" : ".bias"), c),
+                eps);
     }
 
     private Norm rmsNorm(String path, int c, float eps) throws IOException {
