@@ -30,9 +30,42 @@ import java.util.TreeMap;
 public final class PeftAdapter {
     public static final String PREFIX = "base_model.model.";
 
-    /** The adapter_config.json fields cola uses. */
+    /**
+     * The adapter_config.json fields cola uses. {@code rankPattern} / {@code alphaPattern} are PEFT's per-module
+     * overrides of r and lora_alpha, keyed by a regular expression that matches a module path's end (PEFT:
+     * {@code re.match(rf"(.*\.)?({key})$", module)}; the first matching key wins).
+     */
     public record Config(int r, double alpha, List<String> targetModules, double dropout, boolean rslora,
-            boolean fanInFanOut, List<String> modulesToSave, String taskType, String baseModel) {}
+            boolean fanInFanOut, List<String> modulesToSave, String taskType, String baseModel,
+            Map<String, Integer> rankPattern, Map<String, Double> alphaPattern) {
+        public Config {
+            rankPattern = rankPattern == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(rankPattern));
+            alphaPattern = alphaPattern == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(alphaPattern));
+        }
+
+        /** Without per-module patterns. */
+        public Config(int r, double alpha, List<String> targetModules, double dropout, boolean rslora,
+                boolean fanInFanOut, List<String> modulesToSave, String taskType, String baseModel) {
+            this(r, alpha, targetModules, dropout, rslora, fanInFanOut, modulesToSave, taskType, baseModel, null, null);
+        }
+
+        /** r of a module: its rank_pattern entry, else r. */
+        public int rankOf(String module) {
+            String k = patternKey(module, rankPattern.keySet());
+            return k == null ? r : rankPattern.get(k);
+        }
+
+        /** lora_alpha of a module: its alpha_pattern entry, else lora_alpha. */
+        public double alphaOf(String module) {
+            String k = patternKey(module, alphaPattern.keySet());
+            return k == null ? alpha : alphaPattern.get(k);
+        }
+
+        private static String patternKey(String module, java.util.Set<String> keys) {
+            for (String k : keys) if (java.util.regex.Pattern.compile("(.*\\.)?(" + k + ")$").matcher(module).matches()) return k;
+            return null;
+        }
+    }
 
     private PeftAdapter() {}
 
@@ -54,10 +87,43 @@ public final class PeftAdapter {
         else if (tm.isTextual()) targets.add(tm.asText());
         List<String> save = new ArrayList<>();
         if (n.path("modules_to_save").isArray()) n.path("modules_to_save").forEach(x -> save.add(x.asText()));
+        Map<String, Integer> ranks = new java.util.LinkedHashMap<>();
+        Map<String, Double> alphas = new java.util.LinkedHashMap<>();
+        for (var e : patterns(f, n, "rank_pattern").entrySet()) {
+            if (!e.getValue().isIntegralNumber() || e.getValue().asLong() <= 0 || e.getValue().asLong() > Integer.MAX_VALUE) {
+                throw new IOException(f + ": rank_pattern['" + e.getKey() + "'] must be a positive integer, got " + e.getValue());
+            }
+            ranks.put(e.getKey(), e.getValue().asInt());
+        }
+        for (var e : patterns(f, n, "alpha_pattern").entrySet()) {
+            if (!e.getValue().isNumber() || !Double.isFinite(e.getValue().asDouble())) {
+                throw new IOException(f + ": alpha_pattern['" + e.getKey() + "'] must be a finite number, got " + e.getValue());
+            }
+            alphas.put(e.getKey(), e.getValue().asDouble());
+        }
         return new Config(n.path("r").asInt(), n.path("lora_alpha").asDouble(n.path("r").asInt()), targets,
                 n.path("lora_dropout").asDouble(0), n.path("use_rslora").asBoolean(false),
                 n.path("fan_in_fan_out").asBoolean(false), save, n.path("task_type").asText(null),
-                n.path("base_model_name_or_path").asText(null));
+                n.path("base_model_name_or_path").asText(null), ranks, alphas);
+    }
+
+    /** A {pattern: value} object of adapter_config.json (absent or null: empty); each key must be a valid regex. */
+    private static Map<String, JsonNode> patterns(Path f, JsonNode n, String field) throws IOException {
+        JsonNode p = n.path(field);
+        Map<String, JsonNode> out = new java.util.LinkedHashMap<>();
+        if (p.isMissingNode() || p.isNull()) return out;
+        if (!p.isObject()) throw new IOException(f + ": '" + field + "' must be an object of {module pattern: value}");
+        for (var it = p.fields(); it.hasNext(); ) {
+            var e = it.next();
+            try {
+                java.util.regex.Pattern.compile(e.getKey());
+            } catch (java.util.regex.PatternSyntaxException ex) {
+                throw new IOException(f + ": " + field + " key '" + e.getKey() + "' is not a valid pattern: "
+                        + ex.getDescription());
+            }
+            out.put(e.getKey(), e.getValue());
+        }
+        return out;
     }
 
     /**
@@ -101,6 +167,12 @@ public final class PeftAdapter {
                         throw new IOException(msg);
                     }
                     int r = (int) a.dim(0);
+                    if (r != cfg.rankOf(path)) {
+                        a.close();
+                        b.close();
+                        throw new IOException(file + ": " + path + " has rank-" + r + " tensors but adapter_config.json says r = "
+                                + cfg.rankOf(path) + (cfg.rankPattern().isEmpty() ? "" : " (rank_pattern " + cfg.rankPattern() + ")"));
+                    }
                     Backend be = model.backend();
                     a = be.adopt(a);
                     try {
@@ -109,7 +181,7 @@ public final class PeftAdapter {
                         a.close();
                         throw ex;
                     }
-                    LoraAdapter ad = new LoraAdapter(be, path, a, b, LoraAdapter.scale(cfg.alpha(), r, cfg.rslora()),
+                    LoraAdapter ad = new LoraAdapter(be, path, a, b, LoraAdapter.scale(cfg.alphaOf(path), r, cfg.rslora()),
                             (float) cfg.dropout());
                     out.add(ad);
                     lin.setLora(ad);

@@ -123,4 +123,48 @@ class HubLayoutTest {
             assertTrue(w < (dt == DType.BF16 ? 3e-2 : 3e-3), dt + " adapter: worst relative error " + w);
         }
     }
+
+    /** The gpt2 golden adapter with adapter_config.json fields replaced ({@code json} edits the text). */
+    Path adapterWithConfig(java.util.function.UnaryOperator<String> json, Consumer<Map<String, Tensor>> edit)
+            throws IOException {
+        Path dir = copy(ROOT.resolve("gpt2"), "adapter", "adapter_model.safetensors", edit);
+        Path cfg = dir.resolve("adapter_config.json");
+        Files.writeString(cfg, json.apply(Files.readString(cfg)));
+        return dir;
+    }
+
+    @Test
+    void alphaPatternAndRankPatternApplyPerModuleAndRMustMatchTheTensors() throws IOException {
+        Path c = ROOT.resolve("gpt2"), model = c.resolve("model");
+        // alpha_pattern 16 on layer 1 only (PEFT: the key matches the module path's end) ≡ that layer's B doubled
+        Path patterned = adapterWithConfig(j -> j.replace("\"alpha_pattern\": {}", "\"alpha_pattern\": {\"h.1.attn.c_attn\": 16}")
+                .replace("\"rank_pattern\": {}", "\"rank_pattern\": {\"c_attn\": 4}"), ts -> {});
+        Path doubled = adapterWithConfig(j -> j, ts -> {
+            Tensor b = ts.get("base_model.model.transformer.h.1.attn.c_attn.lora_B.weight");
+            float[] v = b.toFloatArray();
+            for (int i = 0; i < v.length; i++) v[i] *= 2;
+            b.copyFrom(v);
+        });
+        Map<String, Tensor> p = Probe.run(be, model, c.resolve("inputs.json"), patterned);
+        Map<String, Tensor> d = Probe.run(be, model, c.resolve("inputs.json"), doubled);
+        try {
+            assertTrue(GoldenModelTest.rel(d.get("logits").toFloatArray(), p.get("logits").toFloatArray()) < 1e-6,
+                    "alpha_pattern scales exactly that module");
+            try (SafetensorsFile exp = SafetensorsFile.open(c.resolve("expected.safetensors")); Tensor e = exp.load("logits")) {
+                assertTrue(GoldenModelTest.rel(e.toFloatArray(), p.get("logits").toFloatArray()) > 1e-3, "and it matters");
+            }
+        } finally {
+            p.values().forEach(Tensor::close);
+            d.values().forEach(Tensor::close);
+        }
+        Path wrongR = adapterWithConfig(j -> j.replace("\"r\": 4", "\"r\": 8"), ts -> {});
+        IOException e = assertThrows(IOException.class, () -> Probe.run(be, model, c.resolve("inputs.json"), wrongR));
+        assertTrue(e.getMessage().contains("rank-4 tensors but adapter_config.json says r = 8"), e.getMessage());
+        Path wrongPattern = adapterWithConfig(j -> j.replace("\"rank_pattern\": {}", "\"rank_pattern\": {\"h.0.attn.c_attn\": 2}"), ts -> {});
+        e = assertThrows(IOException.class, () -> Probe.run(be, model, c.resolve("inputs.json"), wrongPattern));
+        assertTrue(e.getMessage().contains("says r = 2 (rank_pattern"), e.getMessage());
+        Path badRegex = adapterWithConfig(j -> j.replace("\"alpha_pattern\": {}", "\"alpha_pattern\": {\"c_attn(\": 2}"), ts -> {});
+        e = assertThrows(IOException.class, () -> Probe.run(be, model, c.resolve("inputs.json"), badRegex));
+        assertTrue(e.getMessage().contains("alpha_pattern key 'c_attn(' is not a valid pattern"), e.getMessage());
+    }
 }
