@@ -136,6 +136,11 @@ int cola_cuda_rope_forward(float* out, const float* inp, const int32_t* pos, int
                            float theta, void* stream);
 int cola_cuda_rope_backward(float* dinp, const float* dout, const int32_t* pos, int64_t N, int64_t H, int64_t D,
                             float theta, void* stream);
+/* With a device table inv_freq[D/2] and an output scale (== cola_rope_*_freqs). */
+int cola_cuda_rope_forward_freqs(float* out, const float* inp, const int32_t* pos, int64_t N, int64_t H, int64_t D,
+                                 const float* inv_freq, float scale, void* stream);
+int cola_cuda_rope_backward_freqs(float* dinp, const float* dout, const int32_t* pos, int64_t N, int64_t H,
+                                  int64_t D, const float* inv_freq, float scale, void* stream);
 
 /* ------------------------------------------------------------------ attention (attention.cu) */
 /* Same layouts and rules as cola_attention_*; head dim D ≤ 128 (else COLA_CUDA_ERR_ARG). fp32 throughout. */

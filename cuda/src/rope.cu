@@ -9,19 +9,20 @@
 namespace colacu {
 namespace {
 
+// inv_freq (device, f32[D/2]) replaces theta^(-2i/D) when non-null (scaled RoPE); scale multiplies cos and sin.
 __global__ void rope_kernel(float* out, const float* inp, const int32_t* pos, int64_t H, int64_t D, float theta,
-                            bool backward) {
+                            const float* inv_freq, float scale, bool backward) {
     extern __shared__ float sh[];
     const int64_t n = blockIdx.x, half = D / 2;
     float* cs = sh;
     float* sn = sh + half;
     const double p = (double)pos[n];
     for (int64_t i = threadIdx.x; i < half; i += blockDim.x) {
-        const double a = p * pow((double)theta, -2.0 * (double)i / (double)D);
+        const double f = inv_freq ? (double)inv_freq[i] : pow((double)theta, -2.0 * (double)i / (double)D);
         double s, c;
-        sincos(a, &s, &c);
-        cs[i] = (float)c;
-        sn[i] = (float)s;
+        sincos(p * f, &s, &c);
+        cs[i] = (float)c * scale;
+        sn[i] = (float)s * scale;
     }
     __syncthreads();
     const int64_t pairs = H * half;
@@ -40,11 +41,11 @@ __global__ void rope_kernel(float* out, const float* inp, const int32_t* pos, in
 }
 
 int rope(float* out, const float* inp, const int32_t* pos, int64_t N, int64_t H, int64_t D, float theta,
-         bool backward, void* stream) {
-    if (N < 0 || H < 0 || D < 0 || (D & 1) || !(theta > 0) || N > 0x7fffffff || D > 16384) return kErrArg;
+         const float* inv_freq, float scale, bool backward, void* stream) {
+    if (N < 0 || H < 0 || D < 0 || (D & 1) || !(inv_freq || theta > 0) || N > 0x7fffffff || D > 16384) return kErrArg;
     if (N == 0 || H == 0 || D == 0) return 0;
     rope_kernel<<<(unsigned)N, 128, sizeof(float) * (size_t)D, as_stream(stream)>>>(out, inp, pos, H, D, theta,
-                                                                                   backward);
+                                                                                   inv_freq, scale, backward);
     return launch_status();
 }
 
@@ -54,10 +55,20 @@ int rope(float* out, const float* inp, const int32_t* pos, int64_t N, int64_t H,
 extern "C" {
 int cola_cuda_rope_forward(float* out, const float* inp, const int32_t* pos, int64_t N, int64_t H, int64_t D,
                            float theta, void* stream) {
-    return colacu::rope(out, inp, pos, N, H, D, theta, false, stream);
+    return colacu::rope(out, inp, pos, N, H, D, theta, nullptr, 1.0f, false, stream);
 }
 int cola_cuda_rope_backward(float* dinp, const float* dout, const int32_t* pos, int64_t N, int64_t H, int64_t D,
                             float theta, void* stream) {
-    return colacu::rope(dinp, dout, pos, N, H, D, theta, true, stream);
+    return colacu::rope(dinp, dout, pos, N, H, D, theta, nullptr, 1.0f, true, stream);
+}
+int cola_cuda_rope_forward_freqs(float* out, const float* inp, const int32_t* pos, int64_t N, int64_t H, int64_t D,
+                                 const float* inv_freq, float scale, void* stream) {
+    if (!inv_freq) return colacu::kErrArg;
+    return colacu::rope(out, inp, pos, N, H, D, 0.0f, inv_freq, scale, false, stream);
+}
+int cola_cuda_rope_backward_freqs(float* dinp, const float* dout, const int32_t* pos, int64_t N, int64_t H,
+                                  int64_t D, const float* inv_freq, float scale, void* stream) {
+    if (!inv_freq) return colacu::kErrArg;
+    return colacu::rope(dinp, dout, pos, N, H, D, 0.0f, inv_freq, scale, true, stream);
 }
 }

@@ -47,6 +47,8 @@ int cola_cuda_embedding_bf16_forward(float*, const int32_t*, const uint16_t*, in
 int cola_cuda_embedding_backward(float*, const float*, const int32_t*, int64_t, int64_t, int64_t, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_rope_forward(float*, const float*, const int32_t*, int64_t, int64_t, int64_t, float, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_rope_backward(float*, const float*, const int32_t*, int64_t, int64_t, int64_t, float, void*) { return COLA_CUDA_ERR_STUB; }
+int cola_cuda_rope_forward_freqs(float*, const float*, const int32_t*, int64_t, int64_t, int64_t, const float*, float, void*) { return COLA_CUDA_ERR_STUB; }
+int cola_cuda_rope_backward_freqs(float*, const float*, const int32_t*, int64_t, int64_t, int64_t, const float*, float, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_attention_forward(float*, float*, const float*, const float*, const float*, const int32_t*, int64_t, int64_t, int64_t, int64_t, int64_t, int, float, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_attention_backward(float*, float*, float*, const float*, const float*, const float*, const float*, const float*, const float*, const int32_t*, int64_t, int64_t, int64_t, int64_t, int64_t, int, float, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_softmax_xent_forward(float*, float*, const float*, const int32_t*, int64_t, int64_t, int32_t, void*) { return COLA_CUDA_ERR_STUB; }

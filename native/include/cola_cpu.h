@@ -162,6 +162,14 @@ int cola_rope_forward(float* out, const float* inp, const int32_t* pos, int64_t 
 int cola_rope_backward(float* dinp, const float* dout, const int32_t* pos, int64_t N, int64_t H, int64_t D,
                        float theta);
 
+/* The same with a caller-given table inv_freq[D/2] (f32; the scaled RoPE variants — Llama 3, linear, dynamic NTK,
+ * YaRN — differ only in it) and an output scale (YaRN's attention factor: cos and sin are multiplied by it, so
+ * out = scale·R·x and dinp += scale·Rᵀ·dout). A non-finite inv_freq entry → COLA_ERR_NONFINITE, nothing written. */
+int cola_rope_forward_freqs(float* out, const float* inp, const int32_t* pos, int64_t N, int64_t H, int64_t D,
+                            const float* inv_freq, float scale);
+int cola_rope_backward_freqs(float* dinp, const float* dout, const int32_t* pos, int64_t N, int64_t H, int64_t D,
+                             const float* inv_freq, float scale);
+
 /* ------------------------------------------------------------------ attention (attention.cpp) */
 /* Scaled dot-product attention. q[B,T,Hq,D], k,v[B,T,Hkv,D] (GQA: Hq % Hkv == 0, query head h reads kv head
  * h/(Hq/Hkv)), out[B,T,Hq,D], lse[B,Hq,T] = log Σ exp(scores) saved for backward. key_mask[B,T] (1 keep, 0 pad) may

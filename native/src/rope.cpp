@@ -83,14 +83,20 @@ static inline void rotate_back_acc(float* __restrict d1, float* __restrict d2, c
     }
 }
 
-COLA_WORKER void rope_rows(float* out, const float* inp, const int32_t* pos, const double* inv_freq, int64_t n0,
-                             int64_t n1, int64_t H, int64_t D, bool backward) {
+COLA_WORKER void rope_rows(float* out, const float* inp, const int32_t* pos, const double* inv_freq, float scale,
+                             int64_t n0, int64_t n1, int64_t H, int64_t D, bool backward) {
     const int64_t half = D / 2;
     alignas(64) float cs[kChunk], sn[kChunk];
     for (int64_t n = n0; n < n1; n++) {
         for (int64_t i0 = 0; i0 < half; i0 += kChunk) {
             int64_t len = half - i0 < kChunk ? half - i0 : kChunk;
             sincos_row(cs, sn, inv_freq + i0, (double)pos[n], len);
+            if (scale != 1.0f) {  // YaRN's attention factor: HF scales cos and sin
+                for (int64_t i = 0; i < len; i++) {
+                    cs[i] *= scale;
+                    sn[i] *= scale;
+                }
+            }
             for (int64_t h = 0; h < H; h++) {
                 int64_t base = (n * H + h) * D + i0;
                 if (backward) {
@@ -103,25 +109,47 @@ COLA_WORKER void rope_rows(float* out, const float* inp, const int32_t* pos, con
     }
 }
 
-static int rope(float* out, const float* inp, const int32_t* pos, int64_t N, int64_t H, int64_t D, float theta,
-                bool backward) {
-    if (N < 0 || H < 0 || D < 0 || (D & 1) || !(theta > 0)) return COLA_ERR_ARG;
-    if (N == 0 || H == 0 || D == 0) return COLA_OK;
-    const int64_t half = D / 2;
-    std::vector<double> inv_freq;
-    try {
-        inv_freq.resize(half);
-    } catch (...) {
-        return COLA_ERR_ALLOC;
-    }
-    for (int64_t i = 0; i < half; i++) inv_freq[i] = std::pow((double)theta, -2.0 * (double)i / (double)D);
-    const double* f = inv_freq.data();
+// The driver for a table of D/2 inverse frequencies (double) and an output scale.
+static int rope_table(float* out, const float* inp, const int32_t* pos, int64_t N, int64_t H, int64_t D,
+                      const double* f, float scale, bool backward) {
 #pragma omp parallel
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        rope_rows(out, inp, pos, f, N * t / nt, N * (t + 1) / nt, H, D, backward);
+        rope_rows(out, inp, pos, f, scale, N * t / nt, N * (t + 1) / nt, H, D, backward);
     }
     return COLA_OK;
+}
+
+static int rope(float* out, const float* inp, const int32_t* pos, int64_t N, int64_t H, int64_t D, float theta,
+                bool backward) {
+    if (N < 0 || H < 0 || D < 0 || (D & 1) || !(theta > 0)) return COLA_ERR_ARG;
+    const int64_t half = D / 2;
+    std::vector<double> inv_freq;
+    try {
+        inv_freq.resize((size_t)half);
+    } catch (const std::bad_alloc&) {
+        return COLA_ERR_ALLOC;
+    }
+    for (int64_t i = 0; i < half; i++) inv_freq[i] = std::pow((double)theta, -2.0 * (double)i / (double)D);
+    return rope_table(out, inp, pos, N, H, D, inv_freq.data(), 1.0f, backward);
+}
+
+// A caller-given f32 table (scaled RoPE: Llama 3, linear, dynamic NTK, YaRN), widened to double for the angles.
+static int rope_freqs(float* out, const float* inp, const int32_t* pos, int64_t N, int64_t H, int64_t D,
+                      const float* inv_freq, float scale, bool backward) {
+    if (N < 0 || H < 0 || D < 0 || (D & 1) || !inv_freq || !std::isfinite(scale)) return COLA_ERR_ARG;
+    const int64_t half = D / 2;
+    std::vector<double> f;
+    try {
+        f.resize((size_t)half);
+    } catch (const std::bad_alloc&) {
+        return COLA_ERR_ALLOC;
+    }
+    for (int64_t i = 0; i < half; i++) {
+        if (!std::isfinite(inv_freq[i])) return COLA_ERR_NONFINITE;
+        f[i] = (double)inv_freq[i];
+    }
+    return rope_table(out, inp, pos, N, H, D, f.data(), scale, backward);
 }
 
 }  // namespace
@@ -135,6 +163,16 @@ int cola_rope_forward(float* out, const float* inp, const int32_t* pos, int64_t 
 int cola_rope_backward(float* dinp, const float* dout, const int32_t* pos, int64_t N, int64_t H, int64_t D,
                        float theta) {
     return rope(dinp, dout, pos, N, H, D, theta, true);
+}
+
+int cola_rope_forward_freqs(float* out, const float* inp, const int32_t* pos, int64_t N, int64_t H, int64_t D,
+                            const float* inv_freq, float scale) {
+    return rope_freqs(out, inp, pos, N, H, D, inv_freq, scale, false);
+}
+
+int cola_rope_backward_freqs(float* dinp, const float* dout, const int32_t* pos, int64_t N, int64_t H, int64_t D,
+                             const float* inv_freq, float scale) {
+    return rope_freqs(dinp, dout, pos, N, H, D, inv_freq, scale, true);
 }
 
 }  // extern "C"

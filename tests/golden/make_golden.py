@@ -22,7 +22,13 @@ import torch
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
 D = torch.float64
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "resources", "golden")
+# --out DIR (default tests/resources/golden); the other arguments name the cases to (re)write (default: all)
+_args = sys.argv[1:]
+OUT = os.path.join(ROOT, "tests", "resources", "golden")
+if "--out" in _args:
+    _i = _args.index("--out")
+    OUT = _args[_i + 1]
+    del _args[_i:_i + 2]
 
 TOL = {"logits_rel": 1e-4, "loss_rel": 1e-4, "grads_rel": 1e-3,
        "rel_definition": "max|got-exp| / max(max|exp|, 1e-6) per tensor"}
@@ -248,11 +254,55 @@ def opt_forward(c, cfg, inp):
     return x @ P["model.decoder.embed_tokens.weight"].t()
 
 
-def rope_cos_sin(T, hd, theta):
+def rope_inv_freq(hd, theta, scaling=None, T=None, max_pos=None):
+    """inv_freq[hd/2] and the cos/sin attention factor, written from transformers' modeling_rope_utils.py
+    (_compute_*_parameters), in float64: default, linear, dynamic (NTK, T > max_position_embeddings), yarn, llama3."""
     inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=D) / hd))
+    if not scaling:
+        return inv, 1.0
+    kind = scaling.get("rope_type", scaling.get("type", "default"))
+    factor = scaling.get("factor", 1.0)
+    if kind == "default":
+        return inv, 1.0
+    if kind == "linear":
+        return inv / factor, 1.0
+    if kind == "dynamic":
+        seq = T if T is not None and T > max_pos else max_pos
+        base = theta * ((factor * seq / max_pos) - (factor - 1)) ** (hd / (hd - 2))
+        return 1.0 / (base ** (torch.arange(0, hd, 2, dtype=D) / hd)), 1.0
+    if kind == "llama3":
+        old = scaling["original_max_position_embeddings"]
+        lowf, highf = scaling["low_freq_factor"], scaling["high_freq_factor"]
+        low_wl, high_wl = old / lowf, old / highf
+        wl = 2 * math.pi / inv
+        out = torch.where(wl > low_wl, inv / factor, inv)
+        smooth = (old / wl - lowf) / (highf - lowf)
+        smoothed = (1 - smooth) * out / factor + smooth * out
+        medium = ~(wl < high_wl) * ~(wl > low_wl)
+        return torch.where(medium, smoothed, out), 1.0
+    if kind == "yarn":
+        att = scaling.get("attention_factor")
+        if att is None:
+            att = 0.1 * math.log(factor) + 1.0
+        fast, slow = scaling.get("beta_fast") or 32, scaling.get("beta_slow") or 1
+        orig = scaling.get("original_max_position_embeddings") or max_pos
+        corr = lambda rot: (hd * math.log(orig / (rot * 2 * math.pi))) / (2 * math.log(theta))
+        low, high = max(math.floor(corr(fast)), 0), min(math.ceil(corr(slow)), hd - 1)
+        if low == high:
+            high += 0.001
+        ramp = torch.clamp((torch.arange(hd // 2, dtype=D) - low) / (high - low), 0, 1)
+        pos_freqs = theta ** (torch.arange(0, hd, 2, dtype=D) / hd)
+        extrap, interp = 1.0 / pos_freqs, 1.0 / (factor * pos_freqs)
+        keep = 1 - ramp
+        return interp * (1 - keep) + extrap * keep, att
+    raise ValueError(f"rope type {kind}")
+
+
+def rope_cos_sin(T, hd, theta, scaling=None, max_pos=None):
+    inv, att = rope_inv_freq(hd, theta, scaling, T, max_pos)
     fr = torch.arange(T, dtype=D)[:, None] * inv[None]
     emb = torch.cat([fr, fr], -1)
-    return emb.cos(), emb.sin()
+    return emb.cos() * att, emb.sin() * att
 
 
 def rotate_half(x):
@@ -266,7 +316,8 @@ def llama_forward(c, cfg, inp):
     eps = cfg["rms_norm_eps"]
     B, T = ids.shape
     x = P["model.embed_tokens.weight"][ids]
-    cos, sin = rope_cos_sin(T, hd, cfg["rope_theta"])  # position_ids = arange(T), also for padded rows
+    # position_ids = arange(T), also for padded rows; rope_scaling changes the frequencies (and YaRN scales cos/sin)
+    cos, sin = rope_cos_sin(T, hd, cfg["rope_theta"], cfg.get("rope_scaling"), cfg["max_position_embeddings"])
     allowed = causal_pad_mask(am)
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
@@ -534,14 +585,20 @@ def run_case(name, family, cfg, P, dtype, fwd, loss_fn, inp, loras, notes, tied,
         else:
             ok = torch.allclose(l3, base_logits, atol=1e-12, rtol=0)
         check(name, "padding ids do not affect non-pad outputs", ok)
-        # (c3) the padded row alone, truncated to its real length, gives the same logits
+        # (c3) the padded row alone, truncated to its real length, gives the same logits — except under dynamic NTK
+        # RoPE, whose frequencies depend on the sequence length by design (HF: the largest position id + 1)
         n = int(am[1].sum())
+        dynamic = (cfg.get("rope_scaling") or {}).get("rope_type") == "dynamic"
         inp4 = {k: (v[1:2, :n].clone() if v.dim() == 2 else v[1:2].clone()) for k, v in inp.items() if k != "labels"}
         with torch.no_grad():
             l4 = fwd(Ctx(P), cfg, inp4)
         ref = base_logits[1:2, :n] if base_logits.dim() == 3 else base_logits[1:2]
-        check(name, "padded row == same row unpadded (truncated)", torch.allclose(l4, ref, atol=1e-10, rtol=0),
-              f"maxdiff={float((l4 - ref).abs().max()):.2e}")
+        if dynamic:
+            check(name, "dynamic NTK: the truncated row (T <= max_position_embeddings) differs, as it must",
+                  not torch.allclose(l4, ref, atol=1e-6, rtol=0))
+        else:
+            check(name, "padded row == same row unpadded (truncated)", torch.allclose(l4, ref, atol=1e-10, rtol=0),
+                  f"maxdiff={float((l4 - ref).abs().max()):.2e}")
 
     for aname, lora, task_type, target, mts in loras:
         ad = os.path.join(d, aname)
@@ -685,13 +742,13 @@ def case_opt(name, pre, proj, dtype, targets, r, alpha, seed):
              fd_key=lambda a: f"base_model.model.model.decoder.layers.0.self_attn.q_proj.lora_A.weight")
 
 
-def case_llama(name, nkv, tie, theta, dtype, targets, r, alpha, rslora, shard, seed):
+def case_llama(name, nkv, tie, theta, dtype, targets, r, alpha, rslora, shard, seed, rope_scaling=None, max_pos=64):
     g = torch.Generator().manual_seed(seed)
     cfg = {
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "torch_dtype": "float32" if dtype == "F32" else "bfloat16",
         "vocab_size": 128, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
         "num_attention_heads": 4, "num_key_value_heads": nkv, "head_dim": 8, "hidden_act": "silu",
-        "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "rope_theta": float(theta), "rope_scaling": None,
+        "max_position_embeddings": max_pos, "rms_norm_eps": 1e-6, "rope_theta": float(theta), "rope_scaling": rope_scaling,
         "attention_bias": False, "attention_dropout": 0.0, "mlp_bias": False, "pretraining_tp": 1,
         "tie_word_embeddings": tie, "initializer_range": 0.02, "use_cache": True,
         "bos_token_id": 1, "eos_token_id": 2, "transformers_version": "4.40.0",
@@ -713,6 +770,11 @@ def case_llama(name, nkv, tie, theta, dtype, targets, r, alpha, rslora, shard, s
         f"LoRA scaling = {'alpha/sqrt(r) (use_rslora)' if rslora else 'alpha/r'} = {lora.scaling}",
         PAD_NOTE,
     ]
+    if rope_scaling:
+        inv0, _ = rope_inv_freq(8, float(theta))
+        inv1, att = rope_inv_freq(8, float(theta), rope_scaling, T, max_pos)
+        notes.append(f"rope_scaling {rope_scaling}: inv_freq {[round(float(v), 6) for v in inv0]} -> "
+                     f"{[round(float(v), 6) for v in inv1]}, cos/sin x {att:.6f} (modeling_rope_utils.py)")
     if shard:
         notes.append("weights sharded: model-00001-of-00002.safetensors, model-00002-of-00002.safetensors + "
                      "model.safetensors.index.json (total_size = sum of tensor payload bytes)")
@@ -961,18 +1023,42 @@ def rope_self_check():
         check("rope", f"theta={theta:g}: rotate_half == complex pair rotation, relative-position invariance", ok1 and ok2)
 
 
+CASES = {
+    "opt-pre": lambda: case_opt("opt-pre", True, 32, "F32", ["q_proj", "v_proj"], 4, 8, seed=1001),
+    "opt-post-proj": lambda: case_opt("opt-post-proj", False, 16, "BF16", ["q_proj", "v_proj", "fc1"], 2, 4, seed=1002),
+    "llama-gqa": lambda: case_llama("llama-gqa", 2, False, 10000, "F32",
+                                    ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], 4, 8,
+                                    True, True, seed=1003),
+    "llama-tied-bf16": lambda: case_llama("llama-tied-bf16", 1, True, 500000, "BF16", ["q_proj", "v_proj"], 8, 16, False,
+                                          False, seed=1004),
+    "gpt2": lambda: case_gpt2(seed=1005),
+    "bert-mlm": lambda: case_bert_mlm(seed=1006),
+    "bert-cls": lambda: case_bert_cls(seed=1007),
+    # rope_scaling, each with parameters that change the frequencies in use at T = 11 (see the case notes)
+    "llama3-rope": lambda: case_llama("llama3-rope", 2, False, 500000, "F32", ["q_proj", "v_proj"], 4, 8, False, False,
+                                      seed=1008, rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                               "high_freq_factor": 4.0,
+                                                               "original_max_position_embeddings": 16}),
+    "llama-yarn-rope": lambda: case_llama("llama-yarn-rope", 2, True, 10000, "F32", ["q_proj", "k_proj", "v_proj"], 4, 8,
+                                          False, False, seed=1009, rope_scaling={"rope_type": "yarn", "factor": 4.0}),
+    "llama-linear-rope": lambda: case_llama("llama-linear-rope", 1, False, 10000, "F32", ["q_proj", "v_proj"], 4, 8,
+                                            False, False, seed=1010, rope_scaling={"type": "linear", "factor": 2.0}),
+    "llama-dynamic-rope": lambda: case_llama("llama-dynamic-rope", 2, False, 10000, "F32", ["q_proj", "v_proj"], 4, 8,
+                                             False, False, seed=1011, rope_scaling={"rope_type": "dynamic", "factor": 2.0},
+                                             max_pos=8),
+}
+
+
 def main():
+    """All cases, or only those named on the command line (e.g. a new case without rewriting the others)."""
     os.makedirs(OUT, exist_ok=True)
     print(f"writing to {OUT}")
     rope_self_check()
-    case_opt("opt-pre", True, 32, "F32", ["q_proj", "v_proj"], 4, 8, seed=1001)
-    case_opt("opt-post-proj", False, 16, "BF16", ["q_proj", "v_proj", "fc1"], 2, 4, seed=1002)
-    case_llama("llama-gqa", 2, False, 10000, "F32",
-               ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], 4, 8, True, True, seed=1003)
-    case_llama("llama-tied-bf16", 1, True, 500000, "BF16", ["q_proj", "v_proj"], 8, 16, False, False, seed=1004)
-    case_gpt2(seed=1005)
-    case_bert_mlm(seed=1006)
-    case_bert_cls(seed=1007)
+    names = _args or list(CASES)
+    for n in names:
+        if n not in CASES:
+            raise SystemExit(f"unknown case {n}; known: {', '.join(CASES)}")
+        CASES[n]()
     print('== cross-check vs torch.nn')
     cross_check_torch_nn()
     bad = [c for c in CHECKS if not c[2]]

@@ -166,6 +166,14 @@ public interface Backend {
 
     void ropeBackward(Tensor dinp, Tensor dout, Tensor pos, float theta);
 
+    /**
+     * The same with a table invFreq[D/2] (f32, on this backend: the scaled RoPE variants — Llama 3, linear, dynamic
+     * NTK, YaRN — differ only in it) and an output scale (YaRN's attention factor multiplies cos and sin).
+     */
+    void ropeForward(Tensor out, Tensor inp, Tensor pos, Tensor invFreq, float scale);
+
+    void ropeBackward(Tensor dinp, Tensor dout, Tensor pos, Tensor invFreq, float scale);
+
     // ---------------------------------------------------------------- attention
     /**
      * q[B,T,Hq,D], k,v[B,T,Hkv,D], out[B,T,Hq,D], lse[B,Hq,T]; keyMask[B,T] i32 (1 keep, 0 pad) may be null.

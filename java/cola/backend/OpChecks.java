@@ -338,6 +338,26 @@ public final class OpChecks {
         return ropeDims(c, inp);
     }
 
+    /** With a frequency table: invFreq f32 [D/2], scale finite (its entries are checked by the kernel). */
+    public static Rope ropeForward(Placement where, Tensor out, Tensor inp, Tensor pos, Tensor invFreq, float scale) {
+        OpCheck c = check(where, "rope_forward", "out", out, "inp", inp, "pos", pos, "inv_freq", invFreq)
+                .dtype("pos", DType.I32).dtype("out", DType.F32).dtype("inp", DType.F32).dtype("inv_freq", DType.F32)
+                .sameShape("out", "inp").require(Float.isFinite(scale), "scale must be finite, got " + scale);
+        Rope r = ropeDims(c, inp);
+        c.numel("inv_freq", r.d() / 2);
+        return r;
+    }
+
+    public static Rope ropeBackward(Placement where, Tensor dinp, Tensor dout, Tensor pos, Tensor invFreq, float scale) {
+        OpCheck c = check(where, "rope_backward", "dinp", dinp, "dout", dout, "pos", pos, "inv_freq", invFreq)
+                .dtype("pos", DType.I32).dtype("dinp", DType.F32).dtype("dout", DType.F32).dtype("inv_freq", DType.F32)
+                .sameShape("dinp", "dout").distinct("dinp", "dout")
+                .require(Float.isFinite(scale), "scale must be finite, got " + scale);
+        Rope r = ropeDims(c, dout);
+        c.numel("inv_freq", r.d() / 2);
+        return r;
+    }
+
     public static Rope ropeBackward(Placement where, Tensor dinp, Tensor dout, Tensor pos, float theta) {
         OpCheck c = check(where, "rope_backward", "dinp", dinp, "dout", dout, "pos", pos).dtype("pos", DType.I32)
                 .dtype("dinp", DType.F32).dtype("dout", DType.F32).sameShape("dinp", "dout").distinct("dinp", "dout")

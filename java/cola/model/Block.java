@@ -123,8 +123,13 @@ final class Block implements AutoCloseable {
         if (spec.rope()) {
             qr = ctx.alloc(qp.shape());
             kr = ctx.alloc(kp.shape());
-            ctx.be.ropeForward(qr.view(n, hq, d), qp.view(n, hq, d), ctx.positions, spec.ropeTheta);
-            ctx.be.ropeForward(kr.view(n, hkv, d), kp.view(n, hkv, d), ctx.positions, spec.ropeTheta);
+            if (ctx.ropeFreqs != null) {  // rope_scaling: the step's frequency table
+                ctx.be.ropeForward(qr.view(n, hq, d), qp.view(n, hq, d), ctx.positions, ctx.ropeFreqs, ctx.ropeScale);
+                ctx.be.ropeForward(kr.view(n, hkv, d), kp.view(n, hkv, d), ctx.positions, ctx.ropeFreqs, ctx.ropeScale);
+            } else {
+                ctx.be.ropeForward(qr.view(n, hq, d), qp.view(n, hq, d), ctx.positions, spec.ropeTheta);
+                ctx.be.ropeForward(kr.view(n, hkv, d), kp.view(n, hkv, d), ctx.positions, spec.ropeTheta);
+            }
         } else {
             qr = qp;
             kr = kp;
@@ -231,8 +236,13 @@ final class Block implements AutoCloseable {
         if (spec.rope()) {
             dq = ctx.zeros(dqr.shape());
             dk = ctx.zeros(dkr.shape());
-            ctx.be.ropeBackward(dq.view(n, hq, d), dqr.view(n, hq, d), ctx.positions, spec.ropeTheta);
-            ctx.be.ropeBackward(dk.view(n, hkv, d), dkr.view(n, hkv, d), ctx.positions, spec.ropeTheta);
+            if (ctx.ropeFreqs != null) {
+                ctx.be.ropeBackward(dq.view(n, hq, d), dqr.view(n, hq, d), ctx.positions, ctx.ropeFreqs, ctx.ropeScale);
+                ctx.be.ropeBackward(dk.view(n, hkv, d), dkr.view(n, hkv, d), ctx.positions, ctx.ropeFreqs, ctx.ropeScale);
+            } else {
+                ctx.be.ropeBackward(dq.view(n, hq, d), dqr.view(n, hq, d), ctx.positions, spec.ropeTheta);
+                ctx.be.ropeBackward(dk.view(n, hkv, d), dkr.view(n, hkv, d), ctx.positions, spec.ropeTheta);
+            }
         }
         Tensor da = ctx.zeros(n, x.dim(-1));
         if (qkv != null) {

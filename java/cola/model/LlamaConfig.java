@@ -5,7 +5,11 @@ import java.io.IOException;
 /** LlamaForCausalLM: RMSNorm, rotate_half RoPE, SwiGLU, grouped-query attention, tied or untied head. */
 public record LlamaConfig(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
         int numKvHeads, int headDim, double rmsNormEps, double ropeTheta, boolean tieWordEmbeddings,
-        int maxPositions) implements ModelConfig {
+        int maxPositions, RopeScaling ropeScaling) implements ModelConfig {
+    public LlamaConfig {
+        if (ropeScaling == null) ropeScaling = RopeScaling.NONE;
+    }
+
 
     static LlamaConfig from(ModelConfig.Fields f) throws IOException {
         int hidden = f.integer("hidden_size");
@@ -19,11 +23,12 @@ public record LlamaConfig(int vocabSize, int hiddenSize, int intermediateSize, i
         if (headDim % 2 != 0) throw f.bad("head_dim " + headDim + " must be even for RoPE");
         String act = f.text("hidden_act", "silu");
         if (!act.equals("silu")) throw f.bad("hidden_act '" + act + "' is not supported for Llama (silu)");
-        if (f.has("rope_scaling")) throw f.bad("rope_scaling is not supported yet (only plain RoPE)");
+        double theta = f.number("rope_theta", 10000.0);
+        if (!(theta > 1) || !Double.isFinite(theta)) throw f.bad("rope_theta must be a finite number > 1, got " + theta);
+        int maxPositions = f.integer("max_position_embeddings", 4096);
         return new LlamaConfig(f.integer("vocab_size"), hidden, f.integer("intermediate_size"),
-                f.integer("num_hidden_layers"), heads, kv, headDim, f.number("rms_norm_eps", 1e-6),
-                f.number("rope_theta", 10000.0), f.bool("tie_word_embeddings", false),
-                f.integer("max_position_embeddings", 4096));
+                f.integer("num_hidden_layers"), heads, kv, headDim, f.number("rms_norm_eps", 1e-6), theta,
+                f.bool("tie_word_embeddings", false), maxPositions, RopeScaling.read(f, maxPositions));
     }
 
     @Override

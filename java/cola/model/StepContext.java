@@ -35,14 +35,22 @@ public final class StepContext {
      * factor; everything attention, the norms and the adapters read stays f32.
      */
     public final boolean bf16Activations;
+    /**
+     * Scaled RoPE (rope_scaling): the step's inv_freq[D/2] table and the cos/sin scale; null = plain RoPE from the
+     * block's theta.
+     */
+    public final Tensor ropeFreqs;
+    public final float ropeScale;
 
     public StepContext(Backend be, Arena arena, Arena scratch, int batch, int seqLen, Tensor keyMask, Tensor positions,
             long dropoutSeed) {
-        this(be, arena, scratch, batch, seqLen, keyMask, positions, dropoutSeed, false);
+        this(be, arena, scratch, batch, seqLen, keyMask, positions, dropoutSeed, false, null, 1f);
     }
 
     public StepContext(Backend be, Arena arena, Arena scratch, int batch, int seqLen, Tensor keyMask, Tensor positions,
-            long dropoutSeed, boolean bf16Activations) {
+            long dropoutSeed, boolean bf16Activations, Tensor ropeFreqs, float ropeScale) {
+        this.ropeFreqs = ropeFreqs;
+        this.ropeScale = ropeScale;
         this.be = be;
         this.arena = arena;
         this.scratch = scratch;

@@ -391,7 +391,16 @@ public final class Transformer implements AutoCloseable {
         if (config instanceof LlamaConfig) posT = ints(arena, arange(b, t), n);
         if (scratch == null) scratch = be.newArena(16L << 20);
         scratch.reset();
-        ctx = new StepContext(be, arena, scratch, b, t, maskT, posT, dropoutSeed, weightDType() == DType.BF16);
+        Tensor ropeFreqs = null;
+        float ropeScale = 1f;
+        if (config instanceof LlamaConfig lc && lc.ropeScaling().type() != RopeScaling.Type.DEFAULT) {
+            // scaled RoPE: this step's table (dynamic NTK depends on the sequence length), a few hundred bytes
+            ropeFreqs = arena.allocate(DType.F32, lc.headDim() / 2);
+            ropeFreqs.copyFrom(lc.ropeScaling().invFreq(lc.headDim(), lc.ropeTheta(), t, lc.maxPositions()));
+            ropeScale = lc.ropeScaling().scale();
+        }
+        ctx = new StepContext(be, arena, scratch, b, t, maskT, posT, dropoutSeed, weightDType() == DType.BF16, ropeFreqs,
+                ropeScale);
 
         Tensor x = embed(batch, idT, mask, b, t);
         if (recompute) {

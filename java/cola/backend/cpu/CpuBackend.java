@@ -352,6 +352,20 @@ public final class CpuBackend implements Backend {
                 theta));
     }
 
+    @Override
+    public void ropeForward(Tensor out, Tensor inp, Tensor pos, Tensor invFreq, float scale) {
+        OpChecks.Rope r = OpChecks.ropeForward(HOST, out, inp, pos, invFreq, scale);
+        status("rope_forward", cola_rope_forward_freqs(out.address(), inp.address(), pos.address(), r.n(), r.h(),
+                r.d(), invFreq.address(), scale));
+    }
+
+    @Override
+    public void ropeBackward(Tensor dinp, Tensor dout, Tensor pos, Tensor invFreq, float scale) {
+        OpChecks.Rope r = OpChecks.ropeBackward(HOST, dinp, dout, pos, invFreq, scale);
+        status("rope_backward", cola_rope_backward_freqs(dinp.address(), dout.address(), pos.address(), r.n(), r.h(),
+                r.d(), invFreq.address(), scale));
+    }
+
     // ---------------------------------------------------------------- attention
 
     @Override

@@ -137,6 +137,10 @@ public final class CpuKernels {
             @Cast("const int32_t*") long pos, long N, long H, long D, float theta);
     public static native int cola_rope_backward(@Cast("float*") long dinp, @Cast("const float*") long dout,
             @Cast("const int32_t*") long pos, long N, long H, long D, float theta);
+    public static native int cola_rope_forward_freqs(@Cast("float*") long out, @Cast("const float*") long inp,
+            @Cast("const int32_t*") long pos, long N, long H, long D, @Cast("const float*") long invFreq, float scale);
+    public static native int cola_rope_backward_freqs(@Cast("float*") long dinp, @Cast("const float*") long dout,
+            @Cast("const int32_t*") long pos, long N, long H, long D, @Cast("const float*") long invFreq, float scale);
 
     // ---------------------------------------------------------------- attention
     public static native int cola_attention_forward(@Cast("float*") long out, @Cast("float*") long lse,

@@ -526,6 +526,22 @@ public final class CudaBackend implements Backend {
                 theta, stream));
     }
 
+    @Override
+    public void ropeForward(Tensor out, Tensor inp, Tensor pos, Tensor invFreq, float scale) {
+        OpChecks.Rope r = OpChecks.ropeForward(here, out, inp, pos, invFreq, scale);
+        enter();
+        status(r.check(), cola_cuda_rope_forward_freqs(out.address(), inp.address(), pos.address(), r.n(), r.h(),
+                r.d(), invFreq.address(), scale, stream));
+    }
+
+    @Override
+    public void ropeBackward(Tensor dinp, Tensor dout, Tensor pos, Tensor invFreq, float scale) {
+        OpChecks.Rope r = OpChecks.ropeBackward(here, dinp, dout, pos, invFreq, scale);
+        enter();
+        status(r.check(), cola_cuda_rope_backward_freqs(dinp.address(), dout.address(), pos.address(), r.n(), r.h(),
+                r.d(), invFreq.address(), scale, stream));
+    }
+
     // ---------------------------------------------------------------- attention
 
     /** The CUDA kernel's limits (attention.cu), checked here so they are an exception naming them, not code 1001. */

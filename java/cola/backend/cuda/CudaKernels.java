@@ -132,6 +132,12 @@ public final class CudaKernels {
             @Cast("const int32_t*") long pos, long N, long H, long D, float theta, @Cast("void*") long stream);
     public static native int cola_cuda_rope_backward(@Cast("float*") long dinp, @Cast("const float*") long dout,
             @Cast("const int32_t*") long pos, long N, long H, long D, float theta, @Cast("void*") long stream);
+    public static native int cola_cuda_rope_forward_freqs(@Cast("float*") long out, @Cast("const float*") long inp,
+            @Cast("const int32_t*") long pos, long N, long H, long D, @Cast("const float*") long invFreq, float scale,
+            @Cast("void*") long stream);
+    public static native int cola_cuda_rope_backward_freqs(@Cast("float*") long dinp, @Cast("const float*") long dout,
+            @Cast("const int32_t*") long pos, long N, long H, long D, @Cast("const float*") long invFreq, float scale,
+            @Cast("void*") long stream);
 
     // ---------------------------------------------------------------- attention (head dim D <= 128)
     public static native int cola_cuda_attention_forward(@Cast("float*") long out, @Cast("float*") long lse,

@@ -310,6 +310,18 @@ public final class FakeDeviceBackend implements Backend {
     }
 
     @Override
+    public void ropeForward(Tensor out, Tensor inp, Tensor pos, Tensor invFreq, float scale) {
+        Call k = new Call("rope_forward");
+        cpu.ropeForward(k.t("out", out), k.t("inp", inp), k.t("pos", pos), k.t("inv_freq", invFreq), scale);
+    }
+
+    @Override
+    public void ropeBackward(Tensor dinp, Tensor dout, Tensor pos, Tensor invFreq, float scale) {
+        Call k = new Call("rope_backward");
+        cpu.ropeBackward(k.t("dinp", dinp), k.t("dout", dout), k.t("pos", pos), k.t("inv_freq", invFreq), scale);
+    }
+
+    @Override
     public void ropeBackward(Tensor dinp, Tensor dout, Tensor pos, float theta) {
         Call k = new Call("rope_backward");
         cpu.ropeBackward(k.t("dinp", dinp), k.t("dout", dout), k.t("pos", pos), theta);

@@ -18,7 +18,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The engine against golden files from an independent PyTorch implementation (tests/golden/make_golden.py): logits,
  * loss and every LoRA gradient of tiny OPT (pre-/post-LN, project_in/out, BF16), Llama (GQA, sharded, rsLoRA, tied
- * BF16), GPT-2 (Conv1D, fused c_attn) and BERT (MLM, sequence classification) models.
+ * BF16; rope_scaling llama3, yarn, linear, dynamic), GPT-2 (Conv1D, fused c_attn) and BERT (MLM, sequence
+ * classification) models.
  */
 class GoldenModelTest {
     static final Path ROOT = Path.of("tests/resources/golden");
@@ -27,7 +28,11 @@ class GoldenModelTest {
         return Stream.of(Arguments.of("opt-pre", "adapter", "expected"), Arguments.of("opt-post-proj", "adapter", "expected"),
                 Arguments.of("llama-gqa", "adapter", "expected"), Arguments.of("llama-tied-bf16", "adapter", "expected"),
                 Arguments.of("gpt2", "adapter", "expected"), Arguments.of("gpt2", "adapter-all", "expected-all"),
-                Arguments.of("bert-mlm", "adapter", "expected"), Arguments.of("bert-cls", "adapter", "expected"));
+                Arguments.of("bert-mlm", "adapter", "expected"), Arguments.of("bert-cls", "adapter", "expected"),
+                // rope_scaling (Llama 3.x and the others of modeling_rope_utils.py), each changing the frequencies used
+                Arguments.of("llama3-rope", "adapter", "expected"), Arguments.of("llama-yarn-rope", "adapter", "expected"),
+                Arguments.of("llama-linear-rope", "adapter", "expected"),
+                Arguments.of("llama-dynamic-rope", "adapter", "expected"));
     }
 
     /** max|got − exp| / max(max|exp|, 1e-6), the golden files' definition. */
@@ -115,6 +120,28 @@ class GoldenModelTest {
             }
             assertTrue(grads > 0, name + ": no gradients compared");
             assertTrue(report.length() == 0, name + " (bf16):" + report);
+        } finally {
+            for (Tensor t : got.values()) t.close();
+        }
+    }
+
+    /** Each rope_scaling case binds: the same model without its rope_scaling misses PyTorch's logits by far. */
+    @ParameterizedTest(name = "{0} without rope_scaling")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"llama3-rope", "llama-yarn-rope", "llama-linear-rope",
+            "llama-dynamic-rope"})
+    void ropeScalingCasesFailWithoutTheirScaling(String name, @org.junit.jupiter.api.io.TempDir Path tmp)
+            throws IOException {
+        Path dir = ROOT.resolve(name), model = Files.createDirectories(tmp.resolve("model"));
+        for (String f : new String[] {"model.safetensors"}) Files.copy(dir.resolve("model").resolve(f), model.resolve(f));
+        com.fasterxml.jackson.databind.node.ObjectNode cfg = (com.fasterxml.jackson.databind.node.ObjectNode)
+                new com.fasterxml.jackson.databind.ObjectMapper().readTree(dir.resolve("model/config.json").toFile());
+        assertTrue(cfg.get("rope_scaling").isObject(), name + " has a rope_scaling");
+        cfg.putNull("rope_scaling");
+        Files.writeString(model.resolve("config.json"), cfg.toString());
+        Map<String, Tensor> got = Probe.run(CpuBackend.get(), model, dir.resolve("inputs.json"), dir.resolve("adapter"));
+        try (SafetensorsFile exp = SafetensorsFile.open(dir.resolve("expected.safetensors")); Tensor e = exp.load("logits")) {
+            double r = rel(e.toFloatArray(), got.get("logits").toFloatArray());
+            assertTrue(r > 1e-2, name + ": without rope_scaling the logits still match (rel " + r + "): the case does not bind");
         } finally {
             for (Tensor t : got.values()) t.close();
         }

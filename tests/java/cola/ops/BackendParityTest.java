@@ -256,6 +256,17 @@ class BackendParityTest {
             cola.backend.MergeStats st = r.be.mergeLoraBf16(w, res, a, b, 2f, Rounding.NEAREST_EVEN, 0);
             return List.of(r.out(w).get(0), r.out(res).get(0), new float[] {(float) st.kept(), (float) st.keptInWeights()});
         }));
+        cs.add(c("rope with a frequency table and scale (rope_scaling) fwd+bwd", 1e-5, 28, r -> {
+            int hh = 3, dd = 16;
+            Tensor x = r.randn(1, m, hh, dd), f = r.keep(r.be.upload(Tensor.of(new float[] {1f, 0.4f, 0.1f, 0.03f, 0.01f,
+                    0.004f, 0.001f, 2e-4f}, 8)));
+            int[] p = new int[m];
+            for (int i = 0; i < m; i++) p[i] = 7 * i;
+            Tensor pos = r.ints(p, m), y = r.zeros(m, hh, dd), dy = r.randn(1, m, hh, dd), dx = r.zeros(m, hh, dd);
+            r.be.ropeForward(y, x, pos, f, 1.1386f);
+            r.be.ropeBackward(dx, dy, pos, f, 1.1386f);
+            return r.out(y, dx);
+        }));
         cs.add(c("gemm_batched transposed, accumulate", 1e-5, 20, r -> {
             Tensor a = r.randn(1, 2, k, m), b = r.randn(1, 2, n, k), out = r.randn(1, 2, m, n);
             r.be.gemmBatched(true, true, 0.5f, a, b, 0.25f, out);

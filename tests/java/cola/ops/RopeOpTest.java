@@ -132,4 +132,87 @@ class RopeOpTest {
             assertTrue(e.getMessage().contains("'dinp' and 'dout' must not alias"), e.getMessage());
         }
     }
+
+    // ---------------------------------------------------------------- a frequency table (scaled RoPE) and a scale
+
+    /** ropeRef with an explicit table f[D/2] and an output scale. */
+    static double[] ropeRefTable(float[] x, int[] pos, int n, int h, int d, float[] f, double scale, int sign) {
+        double[] out = new double[x.length];
+        int half = d / 2;
+        for (int r = 0; r < n; r++) {
+            for (int i = 0; i < half; i++) {
+                double ang = pos[r] * (double) f[i];
+                double c = scale * Math.cos(ang), sn = scale * sign * Math.sin(ang);
+                for (int hh = 0; hh < h; hh++) {
+                    int base = (r * h + hh) * d;
+                    double a = x[base + i], b = x[base + i + half];
+                    out[base + i] = a * c - b * sn;
+                    out[base + i + half] = b * c + a * sn;
+                }
+            }
+        }
+        return out;
+    }
+
+    @ParameterizedTest(name = "N={0} H={1} D={2}")
+    @MethodSource("shapes")
+    void frequencyTableAndScaleMatchReference(int n, int h, int d) {
+        try (OpTestSupport s = new OpTestSupport(n * 13L + h * 5L + d)) {
+            float[] x = s.randn(n * h * d), g = s.randn(n * h * d), dx0 = s.randn(n * h * d);
+            float[] f = new float[d / 2];
+            for (int i = 0; i < f.length; i++) f[i] = (float) (Math.pow(500000.0, -2.0 * i / d) / (i % 3 == 0 ? 8 : 1));
+            int[] pos = s.randint(n, 32768);
+            float scale = 1.1386f;  // YaRN's 0.1·ln(4) + 1
+            Tensor xt = s.f32(x, n, h, d), pt = s.i32(pos, n), ft = s.f32(f, d / 2), out = s.zeros(n, h, d);
+            s.cpu.ropeForward(out, xt, pt, ft, scale);
+            assertClose("forward (table)", ropeRefTable(x, pos, n, h, d, f, scale, 1), out.toFloatArray(), 1e-6, 3e-6);
+            Tensor dx = s.f32(dx0, n, h, d);
+            s.cpu.ropeBackward(dx, s.f32(g, n, h, d), pt, ft, scale);
+            double[] ref = ropeRefTable(g, pos, n, h, d, f, scale, -1);
+            for (int i = 0; i < ref.length; i++) ref[i] += dx0[i];
+            assertClose("dinp (table)", ref, dx.toFloatArray(), 1e-6, 3e-6);
+        }
+    }
+
+    @Test
+    void theDefaultTableEqualsTheta() {
+        try (OpTestSupport s = new OpTestSupport(8)) {
+            int n = 9, h = 2, d = 64;
+            float[] x = s.randn(n * h * d), f = new float[d / 2];
+            for (int i = 0; i < f.length; i++) f[i] = (float) Math.pow(10000.0, -2.0 * i / d);
+            int[] pos = s.randint(n, 2048);
+            Tensor a = s.zeros(n, h, d), b = s.zeros(n, h, d);
+            s.cpu.ropeForward(a, s.f32(x, n, h, d), s.i32(pos, n), 10000f);
+            s.cpu.ropeForward(b, s.f32(x, n, h, d), s.i32(pos, n), s.f32(f, d / 2), 1f);
+            // the only difference: the table's f32 rounding of each frequency (≤ 6e-8 relative, × position ≤ 2048)
+            assertClose("theta vs its table", OpTestSupport.toDouble(a.toFloatArray()), b.toFloatArray(), 1e-4, 1e-4);
+        }
+    }
+
+    @Test
+    void tableBackwardMatchesFiniteDifferencesAndBadTablesAreRefused() {
+        try (OpTestSupport s = new OpTestSupport(22)) {
+            int n = 5, h = 3, d = 10;
+            float[] g = s.randn(n * h * d), f = {1f, 0.3f, 0.05f, 0.002f, 1e-4f};
+            Tensor xt = s.f32(s.randn(n * h * d), n, h, d), pt = s.i32(new int[] {0, 3, 77, 4096, 9}, n);
+            Tensor ft = s.f32(f, 5), out = s.zeros(n, h, d);
+            java.util.function.Supplier<Double> loss = () -> {
+                s.cpu.ropeForward(out, xt, pt, ft, 0.8f);
+                return dot(out.toFloatArray(), g);
+            };
+            Tensor dx = s.zeros(n, h, d);
+            s.cpu.ropeBackward(dx, s.f32(g, n, h, d), pt, ft, 0.8f);
+            s.checkGradient("d/dinp (table)", xt, dx.toFloatArray(), loss, 60, 1e-2);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> s.cpu.ropeForward(out, xt, pt, s.f32(new float[4], 4), 1f));
+            assertTrue(e.getMessage().contains("'inv_freq' must have 5 elements"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> s.cpu.ropeForward(out, xt, pt, ft, Float.NaN));
+            assertTrue(e.getMessage().contains("scale must be finite"), e.getMessage());
+            float[] bad = f.clone();
+            bad[2] = Float.POSITIVE_INFINITY;
+            float[] before = out.toFloatArray();
+            assertThrows(cola.backend.NonFiniteException.class, () -> s.cpu.ropeForward(out, xt, pt, s.f32(bad, 5), 1f));
+            assertArrayEquals(before, out.toFloatArray(), "nothing written");
+        }
+    }
 }
