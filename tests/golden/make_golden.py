@@ -312,8 +312,9 @@ def rotate_half(x):
 
 def llama_forward(c, cfg, inp):
     P, ids, am = c.P, inp["input_ids"], inp["attention_mask"]
-    nh, nkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    nh, nkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], head_dim(cfg)
     eps = cfg["rms_norm_eps"]
+    qkvb, ob = attn_biases(cfg)
     B, T = ids.shape
     x = P["model.embed_tokens.weight"][ids]
     # position_ids = arange(T), also for padded rows; rope_scaling changes the frequencies (and YaRN scales cos/sin)
@@ -322,16 +323,16 @@ def llama_forward(c, cfg, inp):
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
         h = c.rms(x, p + ".input_layernorm", eps)
-        q = heads(c.linear(h, p + ".self_attn.q_proj", bias=False), nh)
-        k = heads(c.linear(h, p + ".self_attn.k_proj", bias=False), nkv)
-        v = heads(c.linear(h, p + ".self_attn.v_proj", bias=False), nkv)
+        q = heads(c.linear(h, p + ".self_attn.q_proj", bias=qkvb), nh)
+        k = heads(c.linear(h, p + ".self_attn.k_proj", bias=qkvb), nkv)
+        v = heads(c.linear(h, p + ".self_attn.v_proj", bias=qkvb), nkv)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         rep = nh // nkv  # repeat_kv: kv head j serves q heads j*rep .. j*rep+rep-1
         k = k.repeat_interleave(rep, dim=1)
         v = v.repeat_interleave(rep, dim=1)
         a = merge(c.attend(q, k, v, allowed, hd ** -0.5))
-        x = x + c.linear(a, p + ".self_attn.o_proj", bias=False)
+        x = x + c.linear(a, p + ".self_attn.o_proj", bias=ob)
         h = c.rms(x, p + ".post_attention_layernorm", eps)
         g = c.linear(h, p + ".mlp.gate_proj", bias=False)
         u = c.linear(h, p + ".mlp.up_proj", bias=False)
@@ -452,16 +453,30 @@ def opt_params(cfg, g):
     return P
 
 
+def attn_biases(cfg):
+    """(q/k/v bias, o bias): Llama's attention_bias puts one on all four (modeling_llama.py); Qwen2 always has q/k/v
+    biases and none on o_proj (modeling_qwen2.py)."""
+    if cfg["model_type"] == "qwen2":
+        return True, False
+    b = bool(cfg.get("attention_bias", False))
+    return b, b
+
+
+def head_dim(cfg):
+    return cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+
+
 def llama_params(cfg, g):
     P, H, I, V = {}, cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
-    hd, nh, nkv = cfg["head_dim"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    hd, nh, nkv = head_dim(cfg), cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    qkvb, ob = attn_biases(cfg)
     P["model.embed_tokens.weight"] = rnd(g, V, H, std=0.5)
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
-        lin_params(P, g, p + ".self_attn.q_proj", H, nh * hd, bias=False)
-        lin_params(P, g, p + ".self_attn.k_proj", H, nkv * hd, bias=False)
-        lin_params(P, g, p + ".self_attn.v_proj", H, nkv * hd, bias=False)
-        lin_params(P, g, p + ".self_attn.o_proj", nh * hd, H, bias=False)
+        lin_params(P, g, p + ".self_attn.q_proj", H, nh * hd, bias=qkvb)
+        lin_params(P, g, p + ".self_attn.k_proj", H, nkv * hd, bias=qkvb)
+        lin_params(P, g, p + ".self_attn.v_proj", H, nkv * hd, bias=qkvb)
+        lin_params(P, g, p + ".self_attn.o_proj", nh * hd, H, bias=ob)
         lin_params(P, g, p + ".mlp.gate_proj", H, I, bias=False)
         lin_params(P, g, p + ".mlp.up_proj", H, I, bias=False)
         lin_params(P, g, p + ".mlp.down_proj", I, H, bias=False)
@@ -742,7 +757,8 @@ def case_opt(name, pre, proj, dtype, targets, r, alpha, seed):
              fd_key=lambda a: f"base_model.model.model.decoder.layers.0.self_attn.q_proj.lora_A.weight")
 
 
-def case_llama(name, nkv, tie, theta, dtype, targets, r, alpha, rslora, shard, seed, rope_scaling=None, max_pos=64):
+def case_llama(name, nkv, tie, theta, dtype, targets, r, alpha, rslora, shard, seed, rope_scaling=None, max_pos=64,
+               family=None):
     g = torch.Generator().manual_seed(seed)
     cfg = {
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "torch_dtype": "float32" if dtype == "F32" else "bfloat16",
@@ -753,6 +769,13 @@ def case_llama(name, nkv, tie, theta, dtype, targets, r, alpha, rslora, shard, s
         "tie_word_embeddings": tie, "initializer_range": 0.02, "use_cache": True,
         "bos_token_id": 1, "eos_token_id": 2, "transformers_version": "4.40.0",
     }
+    if family == "qwen2":  # Qwen2ForCausalLM: Llama with q/k/v biases; no head_dim field (hidden / heads)
+        cfg.update({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "use_sliding_window": False,
+                    "sliding_window": 4096, "max_window_layers": 2})
+        for k in ("head_dim", "attention_bias", "mlp_bias", "pretraining_tp"):
+            cfg.pop(k)
+    elif family == "llama-attn-bias":
+        cfg["attention_bias"] = True
     P = llama_params(cfg, g)
     T = 11
     ids, am = make_inputs(g, cfg["vocab_size"], 2, T, 4, pad_id=0)
@@ -1043,6 +1066,10 @@ CASES = {
                                           False, False, seed=1009, rope_scaling={"rope_type": "yarn", "factor": 4.0}),
     "llama-linear-rope": lambda: case_llama("llama-linear-rope", 1, False, 10000, "F32", ["q_proj", "v_proj"], 4, 8,
                                             False, False, seed=1010, rope_scaling={"type": "linear", "factor": 2.0}),
+    "qwen2": lambda: case_llama("qwen2", 2, True, 1000000, "F32", ["q_proj", "k_proj", "v_proj", "o_proj"], 4, 8, False,
+                                False, seed=1012, family="qwen2"),
+    "llama-attn-bias": lambda: case_llama("llama-attn-bias", 2, False, 10000, "F32", ["q_proj", "v_proj", "o_proj"], 4, 8,
+                                          False, False, seed=1013, family="llama-attn-bias"),
     "llama-dynamic-rope": lambda: case_llama("llama-dynamic-rope", 2, False, 10000, "F32", ["q_proj", "v_proj"], 4, 8,
                                              False, False, seed=1011, rope_scaling={"rope_type": "dynamic", "factor": 2.0},
                                              max_pos=8),

@@ -118,9 +118,10 @@ final class ModelLoader {
         for (int i = 0; i < c.numLayers(); i++) {
             String p = "layers." + i + ".";
             m.blocks.add(new Block(spec, rmsNorm(p + "input_layernorm", h, eps),
-                    rmsNorm(p + "post_attention_layernorm", h, eps), linear(p + "self_attn.q_proj", hq * d, h, false),
-                    linear(p + "self_attn.k_proj", hkv * d, h, false), linear(p + "self_attn.v_proj", hkv * d, h, false),
-                    null, linear(p + "self_attn.o_proj", h, hq * d, false), null, linear(p + "mlp.down_proj", h, f, false),
+                    rmsNorm(p + "post_attention_layernorm", h, eps), linear(p + "self_attn.q_proj", hq * d, h, c.qkvBias()),
+                    linear(p + "self_attn.k_proj", hkv * d, h, c.qkvBias()),
+                    linear(p + "self_attn.v_proj", hkv * d, h, c.qkvBias()), null,
+                    linear(p + "self_attn.o_proj", h, hq * d, c.oBias()), null, linear(p + "mlp.down_proj", h, f, false),
                     linear(p + "mlp.gate_proj", f, h, false), linear(p + "mlp.up_proj", f, h, false)));
         }
         m.finalNorm = rmsNorm("norm", h, eps);

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * `init`, `train` (prompted SST-2 with LoRA, COLA and full fine-tuning; causal-LM text), `export` and `eval` on every
- * causal family, with tiny random models that use the real GPT-2 BPE vocabulary. The exports round-trip: the merged
+ * causal family (Qwen2: a Llama folder given Qwen2's config and q/k/v biases), with tiny random models that use the real GPT-2 BPE vocabulary. The exports round-trip: the merged
  * folder and base + the whole-chain adapter give the trained model's logits, and `eval` of the merged export reproduces
  * the test loss the training run reported.
  */
@@ -55,11 +55,43 @@ class FamiliesTrainTest {
     }
 
     Path init(String family) throws Exception {
+        if (family.equals("qwen2")) return qwen2(init("llama"));
         Path dir = tmp.resolve(family);
         List<String> a = new ArrayList<>(List.of("init", "--family", family, "--tokenizer", gpt2Tokenizer().toString(), "--hidden",
                 "32", "--layers", "2", "--heads", "4", "--ffn", "64", "--max-positions", "64", "--seed", "3", "--out", dir.toString()));
         if (family.equals("llama")) a.addAll(List.of("--kv-heads", "2"));
         assertEquals(0, ColaTrainer.commandLine().execute(a.toArray(String[]::new)));
+        return dir;
+    }
+
+    /** A Qwen2ForCausalLM folder from a Llama one: the Qwen2 config fields and q/k/v biases (random, small). */
+    Path qwen2(Path llama) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("qwen2"));
+        for (String f : List.of("encoder.json", "vocab.bpe")) {
+            if (Files.exists(llama.resolve(f))) Files.copy(llama.resolve(f), dir.resolve(f));
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode cfg = (com.fasterxml.jackson.databind.node.ObjectNode)
+                new ObjectMapper().readTree(llama.resolve("config.json").toFile());
+        cfg.putArray("architectures").add("Qwen2ForCausalLM");
+        cfg.put("model_type", "qwen2").put("use_sliding_window", false);
+        Files.writeString(dir.resolve("config.json"), cfg.toString());
+        java.util.Map<String, cola.tensor.Tensor> ts = new java.util.LinkedHashMap<>();
+        java.util.Random rng = new java.util.Random(5);
+        try (cola.io.SafetensorsFile f = cola.io.SafetensorsFile.open(llama.resolve("model.safetensors"))) {
+            for (String n : f.entries().keySet()) {
+                ts.put(n, f.load(n));
+                if (n.matches(".*self_attn\\.[qkv]_proj\\.weight")) {
+                    float[] b = new float[(int) f.entry(n).shape()[0]];
+                    for (int i = 0; i < b.length; i++) b[i] = (float) (0.05 * rng.nextGaussian());
+                    ts.put(n.replace(".weight", ".bias"), cola.tensor.Tensor.of(b, b.length));
+                }
+            }
+        }
+        try {
+            cola.io.SafetensorsWriter.write(dir.resolve("model.safetensors"), ts, java.util.Map.of("format", "pt"));
+        } finally {
+            ts.values().forEach(cola.tensor.Tensor::close);
+        }
         return dir;
     }
 
@@ -89,7 +121,7 @@ class FamiliesTrainTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"opt", "llama", "gpt2"})
+    @ValueSource(strings = {"opt", "llama", "gpt2", "qwen2"})
     void promptedSst2TrainsExportsAndEvaluates(String family) throws Exception {
         Path model = init(family), train = sst2("train.jsonl", 16, 0), dev = sst2("dev.jsonl", 8, 1), test = sst2("test.jsonl", 8, 2);
         Path run = tmp.resolve("run-" + family);

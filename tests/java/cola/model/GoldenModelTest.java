@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The engine against golden files from an independent PyTorch implementation (tests/golden/make_golden.py): logits,
  * loss and every LoRA gradient of tiny OPT (pre-/post-LN, project_in/out, BF16), Llama (GQA, sharded, rsLoRA, tied
- * BF16; rope_scaling llama3, yarn, linear, dynamic), GPT-2 (Conv1D, fused c_attn) and BERT (MLM, sequence
+ * BF16; rope_scaling llama3, yarn, linear, dynamic; attention_bias), Qwen2 (q/k/v biases), GPT-2 (Conv1D, fused c_attn) and BERT (MLM, sequence
  * classification) models.
  */
 class GoldenModelTest {
@@ -32,7 +32,9 @@ class GoldenModelTest {
                 // rope_scaling (Llama 3.x and the others of modeling_rope_utils.py), each changing the frequencies used
                 Arguments.of("llama3-rope", "adapter", "expected"), Arguments.of("llama-yarn-rope", "adapter", "expected"),
                 Arguments.of("llama-linear-rope", "adapter", "expected"),
-                Arguments.of("llama-dynamic-rope", "adapter", "expected"));
+                Arguments.of("llama-dynamic-rope", "adapter", "expected"),
+                // Qwen2 (q/k/v biases, no o_proj bias, tied head) and Llama's attention_bias (biases on q/k/v/o)
+                Arguments.of("qwen2", "adapter", "expected"), Arguments.of("llama-attn-bias", "adapter", "expected"));
     }
 
     /** max|got − exp| / max(max|exp|, 1e-6), the golden files' definition. */

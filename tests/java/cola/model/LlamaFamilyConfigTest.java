@@ -1,0 +1,43 @@
+package cola.model;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The Llama-family configs: Qwen2's biases, Llama's attention_bias, and the clear errors for what is not supported. */
+class LlamaFamilyConfigTest {
+    @TempDir
+    Path tmp;
+
+    ModelConfig read(String caseName, String from, String to) throws IOException {
+        String cfg = Files.readString(GoldenModelTest.ROOT.resolve(caseName).resolve("model/config.json")).replace(from, to);
+        Path dir = Files.createDirectories(tmp.resolve("m" + System.nanoTime()));
+        Files.writeString(dir.resolve("config.json"), cfg);
+        return ModelConfig.read(dir);
+    }
+
+    @Test
+    void qwen2HasQkvBiasesAndLlamaAttentionBiasHasAllFour() throws IOException {
+        LlamaConfig q = (LlamaConfig) read("qwen2", "", "");
+        assertEquals("Qwen2ForCausalLM", q.architecture());
+        assertTrue(q.qkvBias() && !q.oBias());
+        assertEquals(8, q.headDim(), "no head_dim field: hidden / heads");
+        LlamaConfig l = (LlamaConfig) read("llama-attn-bias", "", "");
+        assertTrue(l.qkvBias() && l.oBias());
+        LlamaConfig plain = (LlamaConfig) read("llama-gqa", "", "");
+        assertFalse(plain.qkvBias() || plain.oBias());
+    }
+
+    @Test
+    void slidingWindowAndMlpBiasAreClearErrors() {
+        IOException e = assertThrows(IOException.class,
+                () -> read("qwen2", "\"use_sliding_window\": false", "\"use_sliding_window\": true"));
+        assertTrue(e.getMessage().contains("use_sliding_window = true is not supported yet"), e.getMessage());
+        e = assertThrows(IOException.class, () -> read("llama-gqa", "\"mlp_bias\": false", "\"mlp_bias\": true"));
+        assertTrue(e.getMessage().contains("mlp_bias = true is not supported"), e.getMessage());
+    }
+}
