@@ -326,6 +326,9 @@ def llama_forward(c, cfg, inp):
         q = heads(c.linear(h, p + ".self_attn.q_proj", bias=qkvb), nh)
         k = heads(c.linear(h, p + ".self_attn.k_proj", bias=qkvb), nkv)
         v = heads(c.linear(h, p + ".self_attn.v_proj", bias=qkvb), nkv)
+        if cfg["model_type"] == "qwen3":  # modeling_qwen3.py: q_norm / k_norm over head_dim, before RoPE
+            q = c.rms(q, p + ".self_attn.q_norm", eps)
+            k = c.rms(k, p + ".self_attn.k_norm", eps)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         rep = nh // nkv  # repeat_kv: kv head j serves q heads j*rep .. j*rep+rep-1
@@ -482,6 +485,9 @@ def llama_params(cfg, g):
         lin_params(P, g, p + ".mlp.down_proj", I, H, bias=False)
         P[p + ".input_layernorm.weight"] = 1.0 + rnd(g, H, std=0.1)
         P[p + ".post_attention_layernorm.weight"] = 1.0 + rnd(g, H, std=0.1)
+        if cfg["model_type"] == "qwen3":  # Qwen3RMSNorm(head_dim) on q and k
+            P[p + ".self_attn.q_norm.weight"] = 1.0 + rnd(g, hd, std=0.3)
+            P[p + ".self_attn.k_norm.weight"] = 1.0 + rnd(g, hd, std=0.3)
     P["model.norm.weight"] = 1.0 + rnd(g, H, std=0.1)
     if not cfg["tie_word_embeddings"]:
         P["lm_head.weight"] = rnd(g, V, H, std=1.0 / math.sqrt(H))
@@ -773,6 +779,11 @@ def case_llama(name, nkv, tie, theta, dtype, targets, r, alpha, rslora, shard, s
         cfg.update({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "use_sliding_window": False,
                     "sliding_window": 4096, "max_window_layers": 2})
         for k in ("head_dim", "attention_bias", "mlp_bias", "pretraining_tp"):
+            cfg.pop(k)
+    elif family == "qwen3":  # Qwen3ForCausalLM: q/k RMSNorm per head, explicit head_dim (here != hidden / heads)
+        cfg.update({"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "use_sliding_window": False,
+                    "sliding_window": None, "max_window_layers": 2, "head_dim": 16})
+        for k in ("mlp_bias", "pretraining_tp"):
             cfg.pop(k)
     elif family == "llama-attn-bias":
         cfg["attention_bias"] = True
@@ -1068,6 +1079,8 @@ CASES = {
                                             False, False, seed=1010, rope_scaling={"type": "linear", "factor": 2.0}),
     "qwen2": lambda: case_llama("qwen2", 2, True, 1000000, "F32", ["q_proj", "k_proj", "v_proj", "o_proj"], 4, 8, False,
                                 False, seed=1012, family="qwen2"),
+    "qwen3": lambda: case_llama("qwen3", 2, True, 1000000, "F32", ["q_proj", "k_proj", "v_proj", "o_proj"], 4, 8, False,
+                                False, seed=1014, family="qwen3"),
     "llama-attn-bias": lambda: case_llama("llama-attn-bias", 2, False, 10000, "F32", ["q_proj", "v_proj", "o_proj"], 4, 8,
                                           False, False, seed=1013, family="llama-attn-bias"),
     "llama-dynamic-rope": lambda: case_llama("llama-dynamic-rope", 2, False, 10000, "F32", ["q_proj", "v_proj"], 4, 8,

@@ -36,6 +36,8 @@ final class Block implements AutoCloseable {
     final Linear o;
     /** fc1/fc2 (gate/up null), or gate/up/down (down stored in fc2, fc1 null). */
     final Linear fc1, fc2, gate, up;
+    /** Qwen3: RMSNorm over each head's D features of q and k, before RoPE (weight [D]); null elsewhere. */
+    Norm qNorm, kNorm;
 
     // saved activations
     private Tensor x, qr, kr, vv, att, lse, h, mIn, f1, a1, g, u;
@@ -107,7 +109,8 @@ final class Block implements AutoCloseable {
     private Tensor attention(StepContext ctx, Tensor a) {
         int n = ctx.rows(), hq = spec.heads, hkv = spec.kvHeads, d = spec.headDim;
         boolean rope = spec.rope();  // with RoPE, backward reads the rotated q/k: the projections' outputs are scratch
-        Tensor qp = ctx.alloc(!rope, n, (long) hq * d), kp = ctx.alloc(!rope, n, (long) hkv * d);
+        boolean keepProj = !rope || qNorm != null;  // ... unless a q/k norm reads them in backward
+        Tensor qp = ctx.alloc(keepProj, n, (long) hq * d), kp = ctx.alloc(keepProj, n, (long) hkv * d);
         vv = ctx.alloc(n, (long) hkv * d);
         if (qkv != null) {
             Tensor fused = ctx.transientAlloc(n, qkv.out);
@@ -119,6 +122,10 @@ final class Block implements AutoCloseable {
             q.forward(ctx, qp, a);
             k.forward(ctx, kp, a);
             v.forward(ctx, vv, a);
+        }
+        if (qNorm != null) {  // per-head RMSNorm: rows of D features; its outputs feed RoPE (scratch when rotated)
+            qp = qNorm.forward(ctx, qp.view((long) n * hq, d), !rope).view(n, (long) hq * d);
+            kp = kNorm.forward(ctx, kp.view((long) n * hkv, d), !rope).view(n, (long) hkv * d);
         }
         if (spec.rope()) {
             qr = ctx.alloc(qp.shape());
@@ -244,6 +251,13 @@ final class Block implements AutoCloseable {
                 ctx.be.ropeBackward(dk.view(n, hkv, d), dkr.view(n, hkv, d), ctx.positions, spec.ropeTheta);
             }
         }
+        if (qNorm != null) {
+            Tensor dqn = ctx.zeros(dq.shape()), dkn = ctx.zeros(dk.shape());
+            qNorm.backward(ctx, dqn.view((long) n * hq, d), dq.view((long) n * hq, d));
+            kNorm.backward(ctx, dkn.view((long) n * hkv, d), dk.view((long) n * hkv, d));
+            dq = dqn;
+            dk = dkn;
+        }
         Tensor da = ctx.zeros(n, x.dim(-1));
         if (qkv != null) {
             Tensor dfused = ctx.alloc(n, qkv.out);
@@ -264,5 +278,7 @@ final class Block implements AutoCloseable {
         for (Linear l : linears()) l.close();
         norm1.close();
         norm2.close();
+        if (qNorm != null) qNorm.close();
+        if (kNorm != null) kNorm.close();
     }
 }

@@ -6,10 +6,12 @@ import java.io.IOException;
  * LlamaForCausalLM: RMSNorm, rotate_half RoPE (with rope_scaling), SwiGLU, grouped-query attention, tied or untied
  * head; {@code attention_bias} puts biases on q/k/v/o. Qwen2ForCausalLM is the same block with q/k/v biases and none
  * on o_proj (modeling_qwen2.py); its sliding-window attention ({@code use_sliding_window}) is not supported yet.
+ * Qwen3ForCausalLM adds an RMSNorm over each head's q and k before RoPE ({@code qkNorm}; modeling_qwen3.py), with
+ * {@code attention_bias} as Llama's and an explicit head_dim.
  */
 public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, int intermediateSize, int numLayers,
         int numHeads, int numKvHeads, int headDim, double rmsNormEps, double ropeTheta, boolean tieWordEmbeddings,
-        int maxPositions, RopeScaling ropeScaling, boolean qkvBias, boolean oBias) implements ModelConfig {
+        int maxPositions, RopeScaling ropeScaling, boolean qkvBias, boolean oBias, boolean qkNorm) implements ModelConfig {
     public LlamaConfig {
         if (ropeScaling == null) ropeScaling = RopeScaling.NONE;
         if (architecture == null) architecture = "LlamaForCausalLM";
@@ -17,7 +19,7 @@ public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, in
 
 
     static LlamaConfig from(ModelConfig.Fields f, String arch) throws IOException {
-        boolean qwen2 = arch.equals("Qwen2ForCausalLM");
+        boolean qwen2 = arch.equals("Qwen2ForCausalLM"), qwen3 = arch.equals("Qwen3ForCausalLM");
         int hidden = f.integer("hidden_size");
         int heads = f.integer("num_attention_heads");
         if (heads == 0) throw f.bad("num_attention_heads must be > 0");
@@ -29,8 +31,8 @@ public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, in
         if (headDim % 2 != 0) throw f.bad("head_dim " + headDim + " must be even for RoPE");
         String act = f.text("hidden_act", "silu");
         if (!act.equals("silu")) throw f.bad("hidden_act '" + act + "' is not supported for " + arch + " (silu)");
-        if (qwen2 && f.bool("use_sliding_window", false)) {
-            throw f.bad("use_sliding_window = true is not supported yet (Qwen2 with sliding-window attention); full"
+        if ((qwen2 || qwen3) && f.bool("use_sliding_window", false)) {
+            throw f.bad("use_sliding_window = true is not supported yet (sliding-window attention); full"
                     + " attention runs with use_sliding_window = false");
         }
         if (!qwen2 && f.bool("mlp_bias", false)) throw f.bad("mlp_bias = true is not supported (Llama MLP without biases)");
@@ -41,7 +43,7 @@ public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, in
         return new LlamaConfig(arch, f.integer("vocab_size"), hidden, f.integer("intermediate_size"),
                 f.integer("num_hidden_layers"), heads, kv, headDim, f.number("rms_norm_eps", 1e-6), theta,
                 f.bool("tie_word_embeddings", false), maxPositions, RopeScaling.read(f, maxPositions), qwen2 || attnBias,
-                !qwen2 && attnBias);
+                !qwen2 && attnBias, qwen3);
     }
 
 

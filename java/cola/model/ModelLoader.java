@@ -123,6 +123,11 @@ final class ModelLoader {
                     linear(p + "self_attn.v_proj", hkv * d, h, c.qkvBias()), null,
                     linear(p + "self_attn.o_proj", h, hq * d, c.oBias()), null, linear(p + "mlp.down_proj", h, f, false),
                     linear(p + "mlp.gate_proj", f, h, false), linear(p + "mlp.up_proj", f, h, false)));
+            if (c.qkNorm()) {  // Qwen3: per-head RMSNorm of q and k (weight [head_dim])
+                Block blk = m.blocks.get(m.blocks.size() - 1);
+                blk.qNorm = rmsNorm(p + "self_attn.q_norm", d, eps);
+                blk.kNorm = rmsNorm(p + "self_attn.k_norm", d, eps);
+            }
         }
         m.finalNorm = rmsNorm("norm", h, eps);
         if (c.tieWordEmbeddings() || !w.has("lm_head.weight", "")) {

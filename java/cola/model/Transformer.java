@@ -225,6 +225,8 @@ public final class Transformer implements AutoCloseable {
         for (Block b : blocks) {
             n.add(b.norm1);
             n.add(b.norm2);
+            if (b.qNorm != null) n.add(b.qNorm);
+            if (b.kNorm != null) n.add(b.kNorm);
         }
         if (finalNorm != null) n.add(finalNorm);
         if (mlmNorm != null) n.add(mlmNorm);

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * `init`, `train` (prompted SST-2 with LoRA, COLA and full fine-tuning; causal-LM text), `export` and `eval` on every
- * causal family (Qwen2: a Llama folder given Qwen2's config and q/k/v biases), with tiny random models that use the real GPT-2 BPE vocabulary. The exports round-trip: the merged
+ * causal family (Qwen2 / Qwen3: a Llama folder given their config and q/k/v biases / q/k norms), with tiny random models that use the real GPT-2 BPE vocabulary. The exports round-trip: the merged
  * folder and base + the whole-chain adapter give the trained model's logits, and `eval` of the merged export reproduces
  * the test loss the training run reported.
  */
@@ -55,7 +55,7 @@ class FamiliesTrainTest {
     }
 
     Path init(String family) throws Exception {
-        if (family.equals("qwen2")) return qwen2(init("llama"));
+        if (family.equals("qwen2") || family.equals("qwen3")) return qwen(init("llama"), family);
         Path dir = tmp.resolve(family);
         List<String> a = new ArrayList<>(List.of("init", "--family", family, "--tokenizer", gpt2Tokenizer().toString(), "--hidden",
                 "32", "--layers", "2", "--heads", "4", "--ffn", "64", "--max-positions", "64", "--seed", "3", "--out", dir.toString()));
@@ -64,26 +64,36 @@ class FamiliesTrainTest {
         return dir;
     }
 
-    /** A Qwen2ForCausalLM folder from a Llama one: the Qwen2 config fields and q/k/v biases (random, small). */
-    Path qwen2(Path llama) throws Exception {
-        Path dir = Files.createDirectories(tmp.resolve("qwen2"));
+    /**
+     * A Qwen2ForCausalLM folder from a Llama one (the Qwen2 config fields and q/k/v biases, random and small), or a
+     * Qwen3ForCausalLM one (per-head q/k RMSNorm weights instead of the biases).
+     */
+    Path qwen(Path llama, String family) throws Exception {
+        boolean q3 = family.equals("qwen3");
+        Path dir = Files.createDirectories(tmp.resolve(family));
         for (String f : List.of("encoder.json", "vocab.bpe")) {
             if (Files.exists(llama.resolve(f))) Files.copy(llama.resolve(f), dir.resolve(f));
         }
         com.fasterxml.jackson.databind.node.ObjectNode cfg = (com.fasterxml.jackson.databind.node.ObjectNode)
                 new ObjectMapper().readTree(llama.resolve("config.json").toFile());
-        cfg.putArray("architectures").add("Qwen2ForCausalLM");
-        cfg.put("model_type", "qwen2").put("use_sliding_window", false);
+        cfg.putArray("architectures").add(q3 ? "Qwen3ForCausalLM" : "Qwen2ForCausalLM");
+        cfg.put("model_type", family).put("use_sliding_window", false);
+        int headDim = cfg.get("hidden_size").asInt() / cfg.get("num_attention_heads").asInt();
         Files.writeString(dir.resolve("config.json"), cfg.toString());
         java.util.Map<String, cola.tensor.Tensor> ts = new java.util.LinkedHashMap<>();
         java.util.Random rng = new java.util.Random(5);
         try (cola.io.SafetensorsFile f = cola.io.SafetensorsFile.open(llama.resolve("model.safetensors"))) {
             for (String n : f.entries().keySet()) {
                 ts.put(n, f.load(n));
-                if (n.matches(".*self_attn\\.[qkv]_proj\\.weight")) {
+                if (!q3 && n.matches(".*self_attn\\.[qkv]_proj\\.weight")) {
                     float[] b = new float[(int) f.entry(n).shape()[0]];
                     for (int i = 0; i < b.length; i++) b[i] = (float) (0.05 * rng.nextGaussian());
                     ts.put(n.replace(".weight", ".bias"), cola.tensor.Tensor.of(b, b.length));
+                }
+                if (q3 && n.matches(".*self_attn\\.[qk]_proj\\.weight")) {
+                    float[] w = new float[headDim];
+                    for (int i = 0; i < w.length; i++) w[i] = (float) (1 + 0.1 * rng.nextGaussian());
+                    ts.put(n.replace("_proj.weight", "_norm.weight"), cola.tensor.Tensor.of(w, w.length));
                 }
             }
         }
@@ -121,7 +131,7 @@ class FamiliesTrainTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"opt", "llama", "gpt2", "qwen2"})
+    @ValueSource(strings = {"opt", "llama", "gpt2", "qwen2", "qwen3"})
     void promptedSst2TrainsExportsAndEvaluates(String family) throws Exception {
         Path model = init(family), train = sst2("train.jsonl", 16, 0), dev = sst2("dev.jsonl", 8, 1), test = sst2("test.jsonl", 8, 2);
         Path run = tmp.resolve("run-" + family);

@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The engine against golden files from an independent PyTorch implementation (tests/golden/make_golden.py): logits,
  * loss and every LoRA gradient of tiny OPT (pre-/post-LN, project_in/out, BF16), Llama (GQA, sharded, rsLoRA, tied
- * BF16; rope_scaling llama3, yarn, linear, dynamic; attention_bias), Qwen2 (q/k/v biases), GPT-2 (Conv1D, fused c_attn) and BERT (MLM, sequence
+ * BF16; rope_scaling llama3, yarn, linear, dynamic; attention_bias), Qwen2 (q/k/v biases), Qwen3 (q/k norms), GPT-2 (Conv1D, fused c_attn) and BERT (MLM, sequence
  * classification) models.
  */
 class GoldenModelTest {
@@ -34,7 +34,9 @@ class GoldenModelTest {
                 Arguments.of("llama-linear-rope", "adapter", "expected"),
                 Arguments.of("llama-dynamic-rope", "adapter", "expected"),
                 // Qwen2 (q/k/v biases, no o_proj bias, tied head) and Llama's attention_bias (biases on q/k/v/o)
-                Arguments.of("qwen2", "adapter", "expected"), Arguments.of("llama-attn-bias", "adapter", "expected"));
+                Arguments.of("qwen2", "adapter", "expected"), Arguments.of("llama-attn-bias", "adapter", "expected"),
+                // Qwen3: per-head q/k RMSNorm before RoPE, head_dim 16 != hidden / heads
+                Arguments.of("qwen3", "adapter", "expected"));
     }
 
     /** max|got − exp| / max(max|exp|, 1e-6), the golden files' definition. */
