@@ -37,15 +37,29 @@ public final class ColaTrainer implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() {
+    public Integer call() throws java.io.IOException {
         return new Info().call();
     }
 
     /** Prints the runtime report; also what `java -jar cola.jar` with no arguments does. */
-    @Command(name = "info", description = "Print the version, CPU features, GEMM library, threads and CUDA status.")
+    @Command(name = "info", mixinStandardHelpOptions = true, description = "Print the version, CPU features, GEMM library,"
+            + " bf16 units, threads and CUDA status; with --model, what cola makes of a Hugging Face folder (family,"
+            + " parameters, stored dtype, what --dtype picks, memory estimates) without loading its weights.")
     static final class Info implements Callable<Integer> {
+        @picocli.CommandLine.Option(names = "--model", paramLabel = "DIR", description = "A Hugging Face model folder to describe.")
+        java.nio.file.Path model;
+
+        @picocli.CommandLine.Option(names = "--dtype", defaultValue = "auto", description = "The --dtype to estimate for: auto, bf16 or f32 (default: ${DEFAULT-VALUE}).")
+        String dtype;
+
+        @picocli.CommandLine.Option(names = "--batch-size", defaultValue = "8", description = "Batch size of the training estimate (default: ${DEFAULT-VALUE}).")
+        int batch;
+
+        @picocli.CommandLine.Option(names = "--max-length", defaultValue = "512", description = "Tokens per row of the training estimate (default: ${DEFAULT-VALUE}).")
+        int seqLen;
+
         @Override
-        public Integer call() {
+        public Integer call() throws java.io.IOException {
             System.out.println("cola " + Version.VERSION + " (native " + nativeVersion() + ")");
             System.out.println("  java       " + System.getProperty("java.version") + " on "
                     + System.getProperty("os.name") + " " + System.getProperty("os.arch"));
@@ -56,6 +70,13 @@ public final class ColaTrainer implements Callable<Integer> {
                     : units + ": --dtype auto picks bf16 for bf16/f16 checkpoints, f32 for f32 ones"));
             System.out.println("  threads    " + CpuBackend.maxThreads() + " (OMP_NUM_THREADS to change)");
             System.out.println("  cuda       " + CudaRuntime.describe());
+            if (model != null) {
+                if (batch < 1 || seqLen < 1) throw new IllegalArgumentException("--batch-size and --max-length must be >= 1");
+                for (String l : cola.model.ModelSummary.describe(model, CpuBackend.get(),
+                        cola.model.Precision.Choice.parse(dtype), batch, seqLen)) {
+                    System.out.println("  " + l);
+                }
+            }
             return 0;
         }
 

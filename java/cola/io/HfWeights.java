@@ -108,6 +108,13 @@ public final class HfWeights implements AutoCloseable {
         return resolve(name, prefixes) != null;
     }
 
+    /** The stored entry (dtype, shape) of a tensor by its full name. */
+    public SafetensorsFile.Entry entry(String fullName) {
+        SafetensorsFile f = byName.get(fullName);
+        if (f == null) throw new IllegalArgumentException(folder + ": no tensor '" + fullName + "'");
+        return f.entry(fullName);
+    }
+
     /** The floating dtype ("F32", "BF16", "F16") holding most of the folder's bytes: the checkpoint's dtype. */
     public String dominantFloatDType() {
         Map<String, Long> bytes = new java.util.HashMap<>();
