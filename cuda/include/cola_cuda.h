@@ -152,6 +152,15 @@ int cola_cuda_attention_backward(float* dq, float* dk, float* dv, const float* d
                                  int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D, int causal, float scale,
                                  void* stream);
 
+/* The same two with a sliding window (== cola_attention_*_window; window > 0 causal only, 0 = none). */
+int cola_cuda_attention_forward_window(float* out, float* lse, const float* q, const float* k, const float* v,
+                                       const int32_t* key_mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv,
+                                       int64_t D, int causal, int64_t window, float scale, void* stream);
+int cola_cuda_attention_backward_window(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                                        const float* k, const float* v, const float* out, const float* lse,
+                                        const int32_t* key_mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv,
+                                        int64_t D, int causal, int64_t window, float scale, void* stream);
+
 /* ------------------------------------------------------------------ loss (xent.cu) */
 int cola_cuda_softmax_xent_forward(float* losses, float* lse, const float* logits, const int32_t* targets, int64_t N,
                                    int64_t V, int32_t ignore_index, void* stream);

@@ -34,7 +34,13 @@ struct Dims {
     int64_t B, T, Hq, Hkv, D, G;
     int causal;
     float scale;
+    int64_t window;  // sliding window (causal only): key j visible to query i iff j > i - window; 0 = none
 };
+
+// Query i may see key j (before the padding mask): causal, and within the sliding window when there is one.
+__device__ __forceinline__ bool in_view(const Dims& d, int64_t i, int64_t j) {
+    return (!d.causal || j <= i) && (d.window <= 0 || j > i - d.window);
+}
 
 __device__ __forceinline__ bool key_ok(const int32_t* mask, int64_t b, int64_t T, int64_t j) {
     return !mask || mask[b * T + j] != 0;
@@ -85,7 +91,7 @@ __global__ void __launch_bounds__(128) attn_fwd(float* out, float* lse, const fl
             if (i >= d.T) continue;
             const int64_t j = k0 + lane;
             float s = -INFINITY;
-            if (Ms[lane] && (!d.causal || j <= i)) {
+            if (Ms[lane] && in_view(d, i, j)) {
                 float acc = 0.0f;
                 const float* qr = Qs + row * D;
                 const float* kr = Ks + lane * Dp;
@@ -195,7 +201,7 @@ __global__ void __launch_bounds__(128) attn_bwd_dkdv(float* dk, float* dv, const
                 const int64_t jl = w * kRPW + kk, j = k0 + jl;
                 if (!kvis[kk]) continue;  // warp-uniform
                 float p = 0.0f, ds = 0.0f;
-                if (i < d.T && li != -INFINITY && (!d.causal || j <= i)) {
+                if (i < d.T && li != -INFINITY && in_view(d, i, j)) {
                     float s = 0.0f, dp = 0.0f;
                     const float* qr = Qs + lane * Dp;
                     const float* orr = Os + lane * Dp;
@@ -290,7 +296,7 @@ __global__ void __launch_bounds__(128) attn_bwd_dq(float* dq, const float* q, co
             if (i >= d.T || li[rr] == -INFINITY) continue;  // warp-uniform
             const int64_t j = k0 + lane;
             float ds = 0.0f;
-            if (Ms[lane] && (!d.causal || j <= i)) {
+            if (Ms[lane] && in_view(d, i, j)) {
                 float s = 0.0f, dp = 0.0f;
                 const float* qr = Qs + row * D;
                 const float* orr = Os + row * D;
@@ -348,10 +354,11 @@ int check(const Dims& d) {
 using namespace colacu;
 
 extern "C" {
-int cola_cuda_attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
-                                const int32_t* key_mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D,
-                                int causal, float scale, void* stream) {
-    Dims d{B, T, Hq, Hkv, D, Hkv > 0 ? Hq / Hkv : 0, causal, scale};
+int cola_cuda_attention_forward_window(float* out, float* lse, const float* q, const float* k, const float* v,
+                                       const int32_t* key_mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv,
+                                       int64_t D, int causal, int64_t window, float scale, void* stream) {
+    if (window < 0 || (window > 0 && !causal)) return kErrArg;
+    Dims d{B, T, Hq, Hkv, D, Hkv > 0 ? Hq / Hkv : 0, causal, scale, window};
     if (int e = check(d)) return B == 0 || T == 0 ? 0 : e;
     if (B == 0 || T == 0) return 0;
     cudaStream_t st = as_stream(stream);
@@ -363,11 +370,12 @@ int cola_cuda_attention_forward(float* out, float* lse, const float* q, const fl
     return launch(attn_fwd<4>, grid, smem, st, args);
 }
 
-int cola_cuda_attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
-                                 const float* v, const float* out, const float* lse, const int32_t* key_mask,
-                                 int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D, int causal, float scale,
-                                 void* stream) {
-    Dims d{B, T, Hq, Hkv, D, Hkv > 0 ? Hq / Hkv : 0, causal, scale};
+int cola_cuda_attention_backward_window(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                                        const float* k, const float* v, const float* out, const float* lse,
+                                        const int32_t* key_mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv,
+                                        int64_t D, int causal, int64_t window, float scale, void* stream) {
+    if (window < 0 || (window > 0 && !causal)) return kErrArg;
+    Dims d{B, T, Hq, Hkv, D, Hkv > 0 ? Hq / Hkv : 0, causal, scale, window};
     if (int e = check(d)) return B == 0 || T == 0 ? 0 : e;
     if (B == 0 || T == 0) return 0;
     cudaStream_t st = as_stream(stream);
@@ -396,5 +404,18 @@ int cola_cuda_attention_backward(float* dq, float* dk, float* dv, const float* d
         else e = launch(attn_bwd_dq<4>, grid, smem, st, args);
     }
     return e;
+}
+
+int cola_cuda_attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                                const int32_t* key_mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D,
+                                int causal, float scale, void* stream) {
+    return cola_cuda_attention_forward_window(out, lse, q, k, v, key_mask, B, T, Hq, Hkv, D, causal, 0, scale, stream);
+}
+int cola_cuda_attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                                 const float* v, const float* out, const float* lse, const int32_t* key_mask,
+                                 int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D, int causal, float scale,
+                                 void* stream) {
+    return cola_cuda_attention_backward_window(dq, dk, dv, dout, q, k, v, out, lse, key_mask, B, T, Hq, Hkv, D, causal,
+                                               0, scale, stream);
 }
 }

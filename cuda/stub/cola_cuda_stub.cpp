@@ -51,6 +51,8 @@ int cola_cuda_rope_forward_freqs(float*, const float*, const int32_t*, int64_t, 
 int cola_cuda_rope_backward_freqs(float*, const float*, const int32_t*, int64_t, int64_t, int64_t, const float*, float, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_attention_forward(float*, float*, const float*, const float*, const float*, const int32_t*, int64_t, int64_t, int64_t, int64_t, int64_t, int, float, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_attention_backward(float*, float*, float*, const float*, const float*, const float*, const float*, const float*, const float*, const int32_t*, int64_t, int64_t, int64_t, int64_t, int64_t, int, float, void*) { return COLA_CUDA_ERR_STUB; }
+int cola_cuda_attention_forward_window(float*, float*, const float*, const float*, const float*, const int32_t*, int64_t, int64_t, int64_t, int64_t, int64_t, int, int64_t, float, void*) { return COLA_CUDA_ERR_STUB; }
+int cola_cuda_attention_backward_window(float*, float*, float*, const float*, const float*, const float*, const float*, const float*, const float*, const int32_t*, int64_t, int64_t, int64_t, int64_t, int64_t, int, int64_t, float, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_softmax_xent_forward(float*, float*, const float*, const int32_t*, int64_t, int64_t, int32_t, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_softmax_xent_backward(float*, const float*, const float*, const float*, const int32_t*, int64_t, int64_t, int32_t, void*) { return COLA_CUDA_ERR_STUB; }
 int cola_cuda_adamw_step(float* const*, const float* const*, float* const*, float* const*, const int64_t*, int64_t, float, float, float, float, float, int64_t, float, void*) { return COLA_CUDA_ERR_STUB; }

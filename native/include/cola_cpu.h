@@ -183,6 +183,16 @@ int cola_attention_backward(float* dq, float* dk, float* dv, const float* dout, 
                             const float* v, const float* out, const float* lse, const int32_t* key_mask, int64_t B,
                             int64_t T, int64_t Hq, int64_t Hkv, int64_t D, int causal, float scale);
 
+/* The same two with a sliding window (Mistral, Gemma's local layers): with window > 0 (causal only) query i also
+ * skips the keys j <= i - window. window = 0: no window. */
+int cola_attention_forward_window(float* out, float* lse, const float* q, const float* k, const float* v,
+                                  const int32_t* key_mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D,
+                                  int causal, int64_t window, float scale);
+int cola_attention_backward_window(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                                   const float* k, const float* v, const float* out, const float* lse,
+                                   const int32_t* key_mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D,
+                                   int causal, int64_t window, float scale);
+
 /* ------------------------------------------------------------------ loss (xent.cpp) */
 /* losses[N] = lse[N] - logits[n, targets[n]] with lse = log Σ_v exp(logits[n, v]); rows whose target is ignore_index
  * get loss 0 (lse still written). A target outside [0, V) that is not ignore_index → COLA_ERR_INDEX. */

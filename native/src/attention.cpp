@@ -5,7 +5,8 @@
 // GQA: query head h reads kv head h/G, G = Hq/Hkv. The rows of one (b, h) are strided by Hq·D (resp. Hkv·D), which
 // the GEMMs take as their leading dimension, so nothing is transposed or copied.
 //
-// Forward, for each (b, h) and query row i, over the visible keys V(i) = { j : key_mask[b,j] ≠ 0, and j ≤ i if causal }:
+// Forward, for each (b, h) and query row i, over the visible keys V(i) = { j : key_mask[b,j] ≠ 0, and j ≤ i if causal,
+// and j > i - window if a sliding window (Mistral; window > 0, causal only) }:
 //   s_ij = scale·q_i·k_j;  m_i = max_j s_ij;  lse_i = m_i + log Σ_j exp(s_ij - m_i);  p_ij = exp(s_ij - lse_i);
 //   out_i = Σ_j p_ij·v_j.
 //   V(i) empty (fully padded sequence, or causal row whose only keys are padding): out_i = 0, lse_i = -inf, and the
@@ -54,12 +55,15 @@ int64_t key_end(const int32_t* mask, int64_t T) {
 // Forward softmax of a block: S[rows, n] (ld n) holds scale·q·k for query rows i0.. and keys 0..n-1. Overwrites it
 // with the probabilities (0 for invisible keys) and writes lse for each row (stride 1).
 COLA_DISPATCH void softmax_block(float* S, float* lse, int64_t rows, int64_t n, int64_t i0, int causal,
-                                 const int32_t* mask) {
+                                 int64_t window, const int32_t* mask) {
     const float ninf = -std::numeric_limits<float>::infinity();
     for (int64_t r = 0; r < rows; r++) {
         float* s = S + r * n;
         int64_t i = i0 + r;
         int64_t jend = causal ? std::min(n, i + 1) : n;
+        // sliding window (Mistral): keys j ≤ i - window are invisible; their scores become -inf, so exp gives 0
+        const int64_t jstart = window > 0 ? std::min(jend, std::max<int64_t>(0, i - window + 1)) : 0;
+        for (int64_t j = 0; j < jstart; j++) s[j] = ninf;
         float m = ninf;
         if (mask) {
 #pragma omp simd reduction(max : m)
@@ -103,7 +107,7 @@ COLA_DISPATCH void softmax_block(float* S, float* lse, int64_t rows, int64_t n, 
 // Backward of a block. On entry S[rows, n] holds scale·q·k; lse for the rows at stride 1. Overwrites S with
 // P = exp(S - lse) (0 for invisible keys and for rows with lse = -inf).
 COLA_DISPATCH void probs_block(float* S, const float* lse, int64_t rows, int64_t n, int64_t i0, int causal,
-                               const int32_t* mask) {
+                               int64_t window, const int32_t* mask) {
     const float ninf = -std::numeric_limits<float>::infinity();
     for (int64_t r = 0; r < rows; r++) {
         float* s = S + r * n;
@@ -116,6 +120,10 @@ COLA_DISPATCH void probs_block(float* S, const float* lse, int64_t rows, int64_t
         } else {
 #pragma omp simd
             for (int64_t j = 0; j < jend; j++) s[j] = exp_neg(s[j] - l);
+        }
+        if (window > 0) {  // keys outside the sliding window
+            const int64_t jstart = std::min(jend, std::max<int64_t>(0, i - window + 1));
+            for (int64_t j = 0; j < jstart; j++) s[j] = 0.0f;
         }
         for (int64_t j = jend; j < n; j++) s[j] = 0.0f;
     }
@@ -152,7 +160,7 @@ float* scratch(size_t floats) {
 
 // One (b, h) of the forward.
 int forward_head(float* out, float* lse, const float* q, const float* k, const float* v, const int32_t* mask,
-                 int64_t T, int64_t Hq, int64_t Hkv, int64_t D, int causal, float scale, float* S) {
+                 int64_t T, int64_t Hq, int64_t Hkv, int64_t D, int causal, int64_t window, float scale, float* S) {
     const int64_t ldq = Hq * D, ldk = Hkv * D;
     const int64_t kend = key_end(mask, T);
     for (int64_t i0 = 0; i0 < T; i0 += BR) {
@@ -168,7 +176,7 @@ int forward_head(float* out, float* lse, const float* q, const float* k, const f
         }
         int st = cola_gemm_f32(0, 1, rows, n, D, scale, q + i0 * ldq, ldq, k, ldk, 0.0f, S, n);
         if (st != COLA_OK) return st;
-        softmax_block(S, lse + i0, rows, n, i0, causal, mask);
+        softmax_block(S, lse + i0, rows, n, i0, causal, window, mask);
         st = cola_gemm_f32(0, 0, rows, D, n, 1.0f, S, n, v, ldk, 0.0f, o, ldq);
         if (st != COLA_OK) return st;
     }
@@ -178,7 +186,7 @@ int forward_head(float* out, float* lse, const float* q, const float* k, const f
 // One (b, kv head) of the backward: the G query heads h0 .. h0+G-1 of the group, accumulated into dk/dv in order.
 int backward_group(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k, const float* v,
                    const float* out, const float* lse, const int32_t* mask, int64_t T, int64_t Hq, int64_t Hkv,
-                   int64_t D, int64_t G, int causal, float scale, float* P, float* dP) {
+                   int64_t D, int64_t G, int causal, int64_t window, float scale, float* P, float* dP) {
     const int64_t ldq = Hq * D, ldk = Hkv * D;
     const int64_t kend = key_end(mask, T);
     for (int64_t g = 0; g < G; g++) {
@@ -196,7 +204,7 @@ int backward_group(float* dq, float* dk, float* dv, const float* dout, const flo
             const float* dob = doh + i0 * ldq;
             int st = cola_gemm_f32(0, 1, rows, n, D, scale, qb, ldq, k, ldk, 0.0f, P, n);  // S
             if (st != COLA_OK) return st;
-            probs_block(P, lh + i0, rows, n, i0, causal, mask);
+            probs_block(P, lh + i0, rows, n, i0, causal, window, mask);
             st = cola_gemm_f32(1, 0, n, D, rows, 1.0f, P, n, dob, ldq, 1.0f, dv, ldk);  // dV += Pᵀ·dO
             if (st != COLA_OK) return st;
             st = cola_gemm_f32(0, 1, rows, n, D, 1.0f, dob, ldq, v, ldk, 0.0f, dP, n);  // dP = dO·Vᵀ
@@ -222,7 +230,13 @@ extern "C" {
 int cola_attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                            const int32_t* key_mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D,
                            int causal, float scale) {
-    if (bad_dims(B, T, Hq, Hkv, D)) return COLA_ERR_ARG;
+    return cola_attention_forward_window(out, lse, q, k, v, key_mask, B, T, Hq, Hkv, D, causal, 0, scale);
+}
+
+int cola_attention_forward_window(float* out, float* lse, const float* q, const float* k, const float* v,
+                                  const int32_t* key_mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D,
+                                  int causal, int64_t window, float scale) {
+    if (bad_dims(B, T, Hq, Hkv, D) || window < 0 || (window > 0 && !causal)) return COLA_ERR_ARG;
     const int64_t G = Hq / Hkv, items = B * Hq;
     int status = COLA_OK;
 #pragma omp parallel
@@ -238,7 +252,7 @@ int cola_attention_forward(float* out, float* lse, const float* q, const float* 
             int64_t b = it / Hq, h = it % Hq, hk = h / G;
             int st = forward_head(out + (b * T * Hq + h) * D, lse + (b * Hq + h) * T, q + (b * T * Hq + h) * D,
                                   k + (b * T * Hkv + hk) * D, v + (b * T * Hkv + hk) * D,
-                                  key_mask ? key_mask + b * T : nullptr, T, Hq, Hkv, D, causal, scale, S);
+                                  key_mask ? key_mask + b * T : nullptr, T, Hq, Hkv, D, causal, window, scale, S);
             if (st != COLA_OK) {
 #pragma omp atomic write
                 status = st;
@@ -251,7 +265,15 @@ int cola_attention_forward(float* out, float* lse, const float* q, const float* 
 int cola_attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                             const float* v, const float* out, const float* lse, const int32_t* key_mask, int64_t B,
                             int64_t T, int64_t Hq, int64_t Hkv, int64_t D, int causal, float scale) {
-    if (bad_dims(B, T, Hq, Hkv, D)) return COLA_ERR_ARG;
+    return cola_attention_backward_window(dq, dk, dv, dout, q, k, v, out, lse, key_mask, B, T, Hq, Hkv, D, causal, 0,
+                                          scale);
+}
+
+int cola_attention_backward_window(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                                   const float* k, const float* v, const float* out, const float* lse,
+                                   const int32_t* key_mask, int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D,
+                                   int causal, int64_t window, float scale) {
+    if (bad_dims(B, T, Hq, Hkv, D) || window < 0 || (window > 0 && !causal)) return COLA_ERR_ARG;
     const int64_t G = Hq / Hkv, items = B * Hkv;
     int status = COLA_OK;
 #pragma omp parallel
@@ -269,7 +291,7 @@ int cola_attention_backward(float* dq, float* dk, float* dv, const float* dout, 
             int64_t qo = (b * T * Hq + h0) * D, ko = (b * T * Hkv + hk) * D;
             int st = backward_group(dq + qo, dk + ko, dv + ko, dout + qo, q + qo, k + ko, v + ko, out + qo,
                                     lse + (b * Hq + h0) * T, key_mask ? key_mask + b * T : nullptr, T, Hq, Hkv, D,
-                                    G, causal, scale, P, P + blk);
+                                    G, causal, window, scale, P, P + blk);
             if (st != COLA_OK) {
 #pragma omp atomic write
                 status = st;

@@ -212,6 +212,13 @@ def causal_pad_mask(am):
     return causal[None, None] & am.bool()[:, None, None, :]
 
 
+def sliding_window_mask(T, window):
+    """Mistral (modeling_mistral.py / masking_utils): query i sees key j only if i - j < sliding_window."""
+    i = torch.arange(T)[:, None]
+    j = torch.arange(T)[None, :]
+    return ((i - j) < window)[None, None]
+
+
 def pad_mask(am):
     B, T = am.shape
     return am.bool()[:, None, None, :].expand(B, 1, T, T)
@@ -320,6 +327,8 @@ def llama_forward(c, cfg, inp):
     # position_ids = arange(T), also for padded rows; rope_scaling changes the frequencies (and YaRN scales cos/sin)
     cos, sin = rope_cos_sin(T, hd, cfg["rope_theta"], cfg.get("rope_scaling"), cfg["max_position_embeddings"])
     allowed = causal_pad_mask(am)
+    if cfg["model_type"] == "mistral" and cfg.get("sliding_window"):
+        allowed = allowed & sliding_window_mask(T, cfg["sliding_window"])
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
         h = c.rms(x, p + ".input_layernorm", eps)
@@ -785,6 +794,10 @@ def case_llama(name, nkv, tie, theta, dtype, targets, r, alpha, rslora, shard, s
                     "sliding_window": None, "max_window_layers": 2, "head_dim": 16})
         for k in ("mlp_bias", "pretraining_tp"):
             cfg.pop(k)
+    elif family == "mistral":  # MistralForCausalLM: Llama with a sliding window (5 < T = 11: it binds; > the 4 pads)
+        cfg.update({"architectures": ["MistralForCausalLM"], "model_type": "mistral", "sliding_window": 5})
+        for k in ("attention_bias", "mlp_bias", "pretraining_tp"):
+            cfg.pop(k)
     elif family == "llama-attn-bias":
         cfg["attention_bias"] = True
     P = llama_params(cfg, g)
@@ -1081,6 +1094,8 @@ CASES = {
                                 False, seed=1012, family="qwen2"),
     "qwen3": lambda: case_llama("qwen3", 2, True, 1000000, "F32", ["q_proj", "k_proj", "v_proj", "o_proj"], 4, 8, False,
                                 False, seed=1014, family="qwen3"),
+    "mistral": lambda: case_llama("mistral", 2, False, 10000, "F32", ["q_proj", "k_proj", "v_proj", "o_proj"], 4, 8, False,
+                                  False, seed=1015, family="mistral"),
     "llama-attn-bias": lambda: case_llama("llama-attn-bias", 2, False, 10000, "F32", ["q_proj", "v_proj", "o_proj"], 4, 8,
                                           False, False, seed=1013, family="llama-attn-bias"),
     "llama-dynamic-rope": lambda: case_llama("llama-dynamic-rope", 2, False, 10000, "F32", ["q_proj", "v_proj"], 4, 8,

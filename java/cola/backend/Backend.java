@@ -178,11 +178,25 @@ public interface Backend {
     /**
      * q[B,T,Hq,D], k,v[B,T,Hkv,D], out[B,T,Hq,D], lse[B,Hq,T]; keyMask[B,T] i32 (1 keep, 0 pad) may be null.
      */
+    default void attentionForward(Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal,
+            float scale) {
+        attentionForward(out, lse, q, k, v, keyMask, causal, 0, scale);
+    }
+
+    default void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v,
+            Tensor out, Tensor lse, Tensor keyMask, boolean causal, float scale) {
+        attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, keyMask, causal, 0, scale);
+    }
+
+    /**
+     * With a sliding window (Mistral): window > 0 (causal only) hides from query i the keys j ≤ i − window;
+     * 0 = no window.
+     */
     void attentionForward(Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal,
-            float scale);
+            int window, float scale);
 
     void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out,
-            Tensor lse, Tensor keyMask, boolean causal, float scale);
+            Tensor lse, Tensor keyMask, boolean causal, int window, float scale);
 
     // ---------------------------------------------------------------- loss
     /** losses[N], lse[N] from logits[N,V] and targets[N] (i32; ignoreIndex rows get loss 0). */

@@ -387,6 +387,12 @@ public final class OpChecks {
         return attentionDims(c, q, k);
     }
 
+    /** A sliding window is ≥ 0 and only for causal attention. */
+    public static void attentionWindow(OpCheck c, boolean causal, int window) {
+        c.require(window >= 0, "window must be >= 0, got " + window)
+                .require(window == 0 || causal, "a sliding window (" + window + ") needs causal attention");
+    }
+
     public static Attention attentionBackward(Placement where, Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q,
             Tensor k, Tensor v, Tensor out, Tensor lse, Tensor keyMask, float scale) {
         OpCheck c = check(where, "attention_backward", "dq", dq, "dk", dk, "dv", dv, "dout", dout, "q", q, "k", k,

@@ -465,7 +465,8 @@ class TrainCommand implements Callable<Integer> {
     /** The paper's targets (attention query and value) under each family's module names. */
     static List<String> defaultTargets(ModelConfig mc) {
         return switch (mc.architecture()) {
-            case "OPTForCausalLM", "LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" -> List.of("q_proj", "v_proj");
+            case "OPTForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" ->
+                    List.of("q_proj", "v_proj");
             case "GPT2LMHeadModel" -> List.of("c_attn");
             default -> List.of("query", "value");
         };

@@ -20,8 +20,14 @@ import java.util.List;
 final class Block implements AutoCloseable {
     enum Act { RELU, GELU, GELU_TANH, SWIGLU }
 
+    /** window: Mistral's sliding window (query i sees keys j > i − window; 0 = none). */
     record Spec(boolean preNorm, Act act, int heads, int kvHeads, int headDim, boolean causal, float ropeTheta,
-            boolean fusedQkv) {
+            boolean fusedQkv, int window) {
+        Spec(boolean preNorm, Act act, int heads, int kvHeads, int headDim, boolean causal, float ropeTheta,
+                boolean fusedQkv) {
+            this(preNorm, act, heads, kvHeads, headDim, causal, ropeTheta, fusedQkv, 0);
+        }
+
         boolean rope() {
             return ropeTheta > 0;
         }
@@ -145,7 +151,7 @@ final class Block implements AutoCloseable {
         lse = ctx.alloc(ctx.batch, hq, ctx.seqLen);
         ctx.be.attentionForward(att.view(ctx.batch, ctx.seqLen, hq, d), lse, qr.view(ctx.batch, ctx.seqLen, hq, d),
                 kr.view(ctx.batch, ctx.seqLen, hkv, d), vv.view(ctx.batch, ctx.seqLen, hkv, d), ctx.keyMask, spec.causal,
-                (float) (1.0 / Math.sqrt(d)));
+                spec.window, (float) (1.0 / Math.sqrt(d)));
         Tensor z = ctx.transientAlloc(n, c());  // consumed by the residual add
         o.forward(ctx, z, att);
         return z;
@@ -238,7 +244,7 @@ final class Block implements AutoCloseable {
         Tensor dqr = ctx.zeros(n, (long) hq * d), dkr = ctx.zeros(n, (long) hkv * d), dv = ctx.zeros(n, (long) hkv * d);
         ctx.be.attentionBackward(dqr.view(b, t, hq, d), dkr.view(b, t, hkv, d), dv.view(b, t, hkv, d),
                 datt.view(b, t, hq, d), qr.view(b, t, hq, d), kr.view(b, t, hkv, d), vv.view(b, t, hkv, d),
-                att.view(b, t, hq, d), lse, ctx.keyMask, spec.causal, (float) (1.0 / Math.sqrt(d)));
+                att.view(b, t, hq, d), lse, ctx.keyMask, spec.causal, spec.window, (float) (1.0 / Math.sqrt(d)));
         Tensor dq = dqr, dk = dkr;
         if (spec.rope()) {
             dq = ctx.zeros(dqr.shape());

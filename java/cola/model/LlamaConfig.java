@@ -7,11 +7,13 @@ import java.io.IOException;
  * head; {@code attention_bias} puts biases on q/k/v/o. Qwen2ForCausalLM is the same block with q/k/v biases and none
  * on o_proj (modeling_qwen2.py); its sliding-window attention ({@code use_sliding_window}) is not supported yet.
  * Qwen3ForCausalLM adds an RMSNorm over each head's q and k before RoPE ({@code qkNorm}; modeling_qwen3.py), with
- * {@code attention_bias} as Llama's and an explicit head_dim.
+ * {@code attention_bias} as Llama's and an explicit head_dim. MistralForCausalLM is Llama with a sliding window
+ * ({@code sliding_window}: query i sees the keys j > i − window; null = full attention; modeling_mistral.py).
  */
 public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, int intermediateSize, int numLayers,
         int numHeads, int numKvHeads, int headDim, double rmsNormEps, double ropeTheta, boolean tieWordEmbeddings,
-        int maxPositions, RopeScaling ropeScaling, boolean qkvBias, boolean oBias, boolean qkNorm) implements ModelConfig {
+        int maxPositions, RopeScaling ropeScaling, boolean qkvBias, boolean oBias, boolean qkNorm, int slidingWindow)
+        implements ModelConfig {
     public LlamaConfig {
         if (ropeScaling == null) ropeScaling = RopeScaling.NONE;
         if (architecture == null) architecture = "LlamaForCausalLM";
@@ -20,6 +22,12 @@ public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, in
 
     static LlamaConfig from(ModelConfig.Fields f, String arch) throws IOException {
         boolean qwen2 = arch.equals("Qwen2ForCausalLM"), qwen3 = arch.equals("Qwen3ForCausalLM");
+        boolean mistral = arch.equals("MistralForCausalLM");
+        int window = 0;
+        if (mistral && f.has("sliding_window")) {
+            window = f.integer("sliding_window");
+            if (window < 1) throw f.bad("sliding_window must be a positive integer or null, got " + window);
+        }
         int hidden = f.integer("hidden_size");
         int heads = f.integer("num_attention_heads");
         if (heads == 0) throw f.bad("num_attention_heads must be > 0");
@@ -43,7 +51,7 @@ public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, in
         return new LlamaConfig(arch, f.integer("vocab_size"), hidden, f.integer("intermediate_size"),
                 f.integer("num_hidden_layers"), heads, kv, headDim, f.number("rms_norm_eps", 1e-6), theta,
                 f.bool("tie_word_embeddings", false), maxPositions, RopeScaling.read(f, maxPositions), qwen2 || attnBias,
-                !qwen2 && attnBias, qwen3);
+                !qwen2 && attnBias, qwen3, window);
     }
 
 

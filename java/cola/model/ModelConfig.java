@@ -28,7 +28,8 @@ public sealed interface ModelConfig permits OptConfig, LlamaConfig, Gpt2Config, 
     /** Causal LMs predict the next token; BERT does not. */
     boolean causal();
 
-    List<String> SUPPORTED = List.of("OPTForCausalLM", "LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "GPT2LMHeadModel", "BertModel",
+    List<String> SUPPORTED = List.of("OPTForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "GPT2LMHeadModel",
+            "BertModel",
             "BertForMaskedLM", "BertForSequenceClassification");
 
     /** Reads {@code folder/config.json} (or a config.json path). */
@@ -46,7 +47,8 @@ public sealed interface ModelConfig permits OptConfig, LlamaConfig, Gpt2Config, 
         String arch = f.architecture();
         return switch (arch) {
             case "OPTForCausalLM" -> OptConfig.from(f);
-            case "LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" -> LlamaConfig.from(f, arch);
+            case "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" ->
+                    LlamaConfig.from(f, arch);
             case "GPT2LMHeadModel" -> Gpt2Config.from(f);
             case "BertModel", "BertForMaskedLM", "BertForSequenceClassification" -> BertConfig.from(f, arch);
             default -> throw new IOException(file + ": architecture '" + arch + "' is not supported; cola supports "
@@ -73,6 +75,7 @@ public sealed interface ModelConfig permits OptConfig, LlamaConfig, Gpt2Config, 
                     case "opt": return "OPTForCausalLM";
                     case "llama": return "LlamaForCausalLM";
                     case "qwen2": return "Qwen2ForCausalLM";
+                    case "mistral": return "MistralForCausalLM";
                     case "qwen3": return "Qwen3ForCausalLM";
                     case "gpt2": return "GPT2LMHeadModel";
                     case "bert": return "BertModel";

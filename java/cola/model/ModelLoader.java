@@ -114,7 +114,8 @@ final class ModelLoader {
         int h = c.hiddenSize(), d = c.headDim(), hq = c.numHeads(), hkv = c.numKvHeads(), f = c.intermediateSize();
         float eps = (float) c.rmsNormEps();
         m.tokEmb = matrix("embed_tokens.weight", c.vocabSize(), h);
-        Block.Spec spec = new Block.Spec(true, Block.Act.SWIGLU, hq, hkv, d, true, (float) c.ropeTheta(), false);
+        Block.Spec spec = new Block.Spec(true, Block.Act.SWIGLU, hq, hkv, d, true, (float) c.ropeTheta(), false,
+                c.slidingWindow());
         for (int i = 0; i < c.numLayers(); i++) {
             String p = "layers." + i + ".";
             m.blocks.add(new Block(spec, rmsNorm(p + "input_layernorm", h, eps),

@@ -370,19 +370,22 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void attentionForward(Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal,
-            float scale) {
+            int window, float scale) {
         OpChecks.Attention s = OpChecks.attentionForward(HOST, out, lse, q, k, v, keyMask, scale);
-        status("attention_forward", cola_attention_forward(out.address(), lse.address(), q.address(), k.address(),
-                v.address(), addr(keyMask), s.b(), s.t(), s.hq(), s.hkv(), s.d(), causal ? 1 : 0, scale));
+        OpChecks.attentionWindow(s.check(), causal, window);
+        status("attention_forward", cola_attention_forward_window(out.address(), lse.address(), q.address(),
+                k.address(), v.address(), addr(keyMask), s.b(), s.t(), s.hq(), s.hkv(), s.d(), causal ? 1 : 0, window,
+                scale));
     }
 
     @Override
     public void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v,
-            Tensor out, Tensor lse, Tensor keyMask, boolean causal, float scale) {
+            Tensor out, Tensor lse, Tensor keyMask, boolean causal, int window, float scale) {
         OpChecks.Attention s = OpChecks.attentionBackward(HOST, dq, dk, dv, dout, q, k, v, out, lse, keyMask, scale);
-        status("attention_backward", cola_attention_backward(dq.address(), dk.address(), dv.address(),
+        OpChecks.attentionWindow(s.check(), causal, window);
+        status("attention_backward", cola_attention_backward_window(dq.address(), dk.address(), dv.address(),
                 dout.address(), q.address(), k.address(), v.address(), out.address(), lse.address(), addr(keyMask),
-                s.b(), s.t(), s.hq(), s.hkv(), s.d(), causal ? 1 : 0, scale));
+                s.b(), s.t(), s.hq(), s.hkv(), s.d(), causal ? 1 : 0, window, scale));
     }
 
     // ---------------------------------------------------------------- loss

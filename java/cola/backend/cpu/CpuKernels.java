@@ -143,14 +143,15 @@ public final class CpuKernels {
             @Cast("const int32_t*") long pos, long N, long H, long D, @Cast("const float*") long invFreq, float scale);
 
     // ---------------------------------------------------------------- attention
-    public static native int cola_attention_forward(@Cast("float*") long out, @Cast("float*") long lse,
+    public static native int cola_attention_forward_window(@Cast("float*") long out, @Cast("float*") long lse,
             @Cast("const float*") long q, @Cast("const float*") long k, @Cast("const float*") long v,
-            @Cast("const int32_t*") long keyMask, long B, long T, long Hq, long Hkv, long D, int causal, float scale);
-    public static native int cola_attention_backward(@Cast("float*") long dq, @Cast("float*") long dk,
+            @Cast("const int32_t*") long keyMask, long B, long T, long Hq, long Hkv, long D, int causal, long window,
+            float scale);
+    public static native int cola_attention_backward_window(@Cast("float*") long dq, @Cast("float*") long dk,
             @Cast("float*") long dv, @Cast("const float*") long dout, @Cast("const float*") long q,
             @Cast("const float*") long k, @Cast("const float*") long v, @Cast("const float*") long out,
             @Cast("const float*") long lse, @Cast("const int32_t*") long keyMask, long B, long T, long Hq, long Hkv,
-            long D, int causal, float scale);
+            long D, int causal, long window, float scale);
 
     // ---------------------------------------------------------------- loss
     public static native int cola_softmax_xent_forward(@Cast("float*") long losses, @Cast("float*") long lse,

@@ -554,22 +554,25 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void attentionForward(Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal,
-            float scale) {
+            int window, float scale) {
         OpChecks.Attention s = attentionLimits(OpChecks.attentionForward(here, out, lse, q, k, v, keyMask, scale));
+        OpChecks.attentionWindow(s.check(), causal, window);
         enter();
-        status(s.check(), cola_cuda_attention_forward(out.address(), lse.address(), q.address(), k.address(),
-                v.address(), addr(keyMask), s.b(), s.t(), s.hq(), s.hkv(), s.d(), causal ? 1 : 0, scale, stream));
+        status(s.check(), cola_cuda_attention_forward_window(out.address(), lse.address(), q.address(), k.address(),
+                v.address(), addr(keyMask), s.b(), s.t(), s.hq(), s.hkv(), s.d(), causal ? 1 : 0, window, scale,
+                stream));
     }
 
     @Override
     public void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v,
-            Tensor out, Tensor lse, Tensor keyMask, boolean causal, float scale) {
+            Tensor out, Tensor lse, Tensor keyMask, boolean causal, int window, float scale) {
         OpChecks.Attention s = attentionLimits(OpChecks.attentionBackward(here, dq, dk, dv, dout, q, k, v, out, lse,
                 keyMask, scale));
+        OpChecks.attentionWindow(s.check(), causal, window);
         enter();
-        status(s.check(), cola_cuda_attention_backward(dq.address(), dk.address(), dv.address(), dout.address(),
-                q.address(), k.address(), v.address(), out.address(), lse.address(), addr(keyMask), s.b(), s.t(),
-                s.hq(), s.hkv(), s.d(), causal ? 1 : 0, scale, stream));
+        status(s.check(), cola_cuda_attention_backward_window(dq.address(), dk.address(), dv.address(),
+                dout.address(), q.address(), k.address(), v.address(), out.address(), lse.address(), addr(keyMask),
+                s.b(), s.t(), s.hq(), s.hkv(), s.d(), causal ? 1 : 0, window, scale, stream));
     }
 
     // ---------------------------------------------------------------- loss

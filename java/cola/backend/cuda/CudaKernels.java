@@ -140,15 +140,15 @@ public final class CudaKernels {
             @Cast("void*") long stream);
 
     // ---------------------------------------------------------------- attention (head dim D <= 128)
-    public static native int cola_cuda_attention_forward(@Cast("float*") long out, @Cast("float*") long lse,
+    public static native int cola_cuda_attention_forward_window(@Cast("float*") long out, @Cast("float*") long lse,
             @Cast("const float*") long q, @Cast("const float*") long k, @Cast("const float*") long v,
-            @Cast("const int32_t*") long keyMask, long B, long T, long Hq, long Hkv, long D, int causal, float scale,
-            @Cast("void*") long stream);
-    public static native int cola_cuda_attention_backward(@Cast("float*") long dq, @Cast("float*") long dk,
+            @Cast("const int32_t*") long keyMask, long B, long T, long Hq, long Hkv, long D, int causal, long window,
+            float scale, @Cast("void*") long stream);
+    public static native int cola_cuda_attention_backward_window(@Cast("float*") long dq, @Cast("float*") long dk,
             @Cast("float*") long dv, @Cast("const float*") long dout, @Cast("const float*") long q,
             @Cast("const float*") long k, @Cast("const float*") long v, @Cast("const float*") long out,
             @Cast("const float*") long lse, @Cast("const int32_t*") long keyMask, long B, long T, long Hq, long Hkv,
-            long D, int causal, float scale, @Cast("void*") long stream);
+            long D, int causal, long window, float scale, @Cast("void*") long stream);
 
     // ---------------------------------------------------------------- loss
     public static native int cola_cuda_softmax_xent_forward(@Cast("float*") long losses, @Cast("float*") long lse,

@@ -331,18 +331,18 @@ public final class FakeDeviceBackend implements Backend {
 
     @Override
     public void attentionForward(Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v, Tensor keyMask, boolean causal,
-            float scale) {
+            int window, float scale) {
         Call c = new Call("attention_forward");
         cpu.attentionForward(c.t("out", out), c.t("lse", lse), c.t("q", q), c.t("k", k), c.t("v", v),
-                c.opt("keyMask", keyMask), causal, scale);
+                c.opt("keyMask", keyMask), causal, window, scale);
     }
 
     @Override
     public void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v,
-            Tensor out, Tensor lse, Tensor keyMask, boolean causal, float scale) {
+            Tensor out, Tensor lse, Tensor keyMask, boolean causal, int window, float scale) {
         Call c = new Call("attention_backward");
         cpu.attentionBackward(c.t("dq", dq), c.t("dk", dk), c.t("dv", dv), c.t("dout", dout), c.t("q", q), c.t("k", k),
-                c.t("v", v), c.t("out", out), c.t("lse", lse), c.opt("keyMask", keyMask), causal, scale);
+                c.t("v", v), c.t("out", out), c.t("lse", lse), c.opt("keyMask", keyMask), causal, window, scale);
     }
 
     // ---------------------------------------------------------------- loss

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * `init`, `train` (prompted SST-2 with LoRA, COLA and full fine-tuning; causal-LM text), `export` and `eval` on every
- * causal family (Qwen2 / Qwen3: a Llama folder given their config and q/k/v biases / q/k norms), with tiny random models that use the real GPT-2 BPE vocabulary. The exports round-trip: the merged
+ * causal family (Qwen2 / Qwen3 / Mistral: a Llama folder given their config and q/k/v biases / q/k norms / a window), with tiny random models that use the real GPT-2 BPE vocabulary. The exports round-trip: the merged
  * folder and base + the whole-chain adapter give the trained model's logits, and `eval` of the merged export reproduces
  * the test loss the training run reported.
  */
@@ -55,7 +55,7 @@ class FamiliesTrainTest {
     }
 
     Path init(String family) throws Exception {
-        if (family.equals("qwen2") || family.equals("qwen3")) return qwen(init("llama"), family);
+        if (family.equals("qwen2") || family.equals("qwen3") || family.equals("mistral")) return variant(init("llama"), family);
         Path dir = tmp.resolve(family);
         List<String> a = new ArrayList<>(List.of("init", "--family", family, "--tokenizer", gpt2Tokenizer().toString(), "--hidden",
                 "32", "--layers", "2", "--heads", "4", "--ffn", "64", "--max-positions", "64", "--seed", "3", "--out", dir.toString()));
@@ -65,19 +65,22 @@ class FamiliesTrainTest {
     }
 
     /**
-     * A Qwen2ForCausalLM folder from a Llama one (the Qwen2 config fields and q/k/v biases, random and small), or a
-     * Qwen3ForCausalLM one (per-head q/k RMSNorm weights instead of the biases).
+     * A Qwen2ForCausalLM folder from a Llama one (the Qwen2 config fields and q/k/v biases, random and small), a
+     * Qwen3ForCausalLM one (per-head q/k RMSNorm weights instead of the biases), or a MistralForCausalLM one (a sliding
+     * window of 8 tokens, shorter than the rows).
      */
-    Path qwen(Path llama, String family) throws Exception {
-        boolean q3 = family.equals("qwen3");
+    Path variant(Path llama, String family) throws Exception {
+        boolean q3 = family.equals("qwen3"), mistral = family.equals("mistral");
         Path dir = Files.createDirectories(tmp.resolve(family));
         for (String f : List.of("encoder.json", "vocab.bpe")) {
             if (Files.exists(llama.resolve(f))) Files.copy(llama.resolve(f), dir.resolve(f));
         }
         com.fasterxml.jackson.databind.node.ObjectNode cfg = (com.fasterxml.jackson.databind.node.ObjectNode)
                 new ObjectMapper().readTree(llama.resolve("config.json").toFile());
-        cfg.putArray("architectures").add(q3 ? "Qwen3ForCausalLM" : "Qwen2ForCausalLM");
-        cfg.put("model_type", family).put("use_sliding_window", false);
+        cfg.putArray("architectures").add(q3 ? "Qwen3ForCausalLM" : mistral ? "MistralForCausalLM" : "Qwen2ForCausalLM");
+        cfg.put("model_type", family);
+        if (mistral) cfg.put("sliding_window", 8);
+        else cfg.put("use_sliding_window", false);
         int headDim = cfg.get("hidden_size").asInt() / cfg.get("num_attention_heads").asInt();
         Files.writeString(dir.resolve("config.json"), cfg.toString());
         java.util.Map<String, cola.tensor.Tensor> ts = new java.util.LinkedHashMap<>();
@@ -85,7 +88,7 @@ class FamiliesTrainTest {
         try (cola.io.SafetensorsFile f = cola.io.SafetensorsFile.open(llama.resolve("model.safetensors"))) {
             for (String n : f.entries().keySet()) {
                 ts.put(n, f.load(n));
-                if (!q3 && n.matches(".*self_attn\\.[qkv]_proj\\.weight")) {
+                if (!q3 && !mistral && n.matches(".*self_attn\\.[qkv]_proj\\.weight")) {
                     float[] b = new float[(int) f.entry(n).shape()[0]];
                     for (int i = 0; i < b.length; i++) b[i] = (float) (0.05 * rng.nextGaussian());
                     ts.put(n.replace(".weight", ".bias"), cola.tensor.Tensor.of(b, b.length));
@@ -131,7 +134,7 @@ class FamiliesTrainTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"opt", "llama", "gpt2", "qwen2", "qwen3"})
+    @ValueSource(strings = {"opt", "llama", "gpt2", "qwen2", "qwen3", "mistral"})
     void promptedSst2TrainsExportsAndEvaluates(String family) throws Exception {
         Path model = init(family), train = sst2("train.jsonl", 16, 0), dev = sst2("dev.jsonl", 8, 1), test = sst2("test.jsonl", 8, 2);
         Path run = tmp.resolve("run-" + family);

@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The engine against golden files from an independent PyTorch implementation (tests/golden/make_golden.py): logits,
  * loss and every LoRA gradient of tiny OPT (pre-/post-LN, project_in/out, BF16), Llama (GQA, sharded, rsLoRA, tied
- * BF16; rope_scaling llama3, yarn, linear, dynamic; attention_bias), Qwen2 (q/k/v biases), Qwen3 (q/k norms), GPT-2 (Conv1D, fused c_attn) and BERT (MLM, sequence
+ * BF16; rope_scaling llama3, yarn, linear, dynamic; attention_bias), Qwen2 (q/k/v biases), Qwen3 (q/k norms), Mistral (sliding window), GPT-2 (Conv1D, fused c_attn) and BERT (MLM, sequence
  * classification) models.
  */
 class GoldenModelTest {
@@ -36,7 +36,9 @@ class GoldenModelTest {
                 // Qwen2 (q/k/v biases, no o_proj bias, tied head) and Llama's attention_bias (biases on q/k/v/o)
                 Arguments.of("qwen2", "adapter", "expected"), Arguments.of("llama-attn-bias", "adapter", "expected"),
                 // Qwen3: per-head q/k RMSNorm before RoPE, head_dim 16 != hidden / heads
-                Arguments.of("qwen3", "adapter", "expected"));
+                Arguments.of("qwen3", "adapter", "expected"),
+                // Mistral: sliding window 5 < T = 11
+                Arguments.of("mistral", "adapter", "expected"));
     }
 
     /** max|got − exp| / max(max|exp|, 1e-6), the golden files' definition. */
@@ -124,6 +126,22 @@ class GoldenModelTest {
             }
             assertTrue(grads > 0, name + ": no gradients compared");
             assertTrue(report.length() == 0, name + " (bf16):" + report);
+        } finally {
+            for (Tensor t : got.values()) t.close();
+        }
+    }
+
+    /** Mistral's case binds: without its sliding window the logits miss PyTorch's by far. */
+    @org.junit.jupiter.api.Test
+    void mistralCaseFailsWithoutItsSlidingWindow(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        Path dir = ROOT.resolve("mistral"), model = Files.createDirectories(tmp.resolve("model"));
+        Files.copy(dir.resolve("model/model.safetensors"), model.resolve("model.safetensors"));
+        Files.writeString(model.resolve("config.json"), Files.readString(dir.resolve("model/config.json"))
+                .replace("\"sliding_window\": 5", "\"sliding_window\": null"));
+        Map<String, Tensor> got = Probe.run(CpuBackend.get(), model, dir.resolve("inputs.json"), dir.resolve("adapter"));
+        try (SafetensorsFile exp = SafetensorsFile.open(dir.resolve("expected.safetensors")); Tensor e = exp.load("logits")) {
+            double r = rel(e.toFloatArray(), got.get("logits").toFloatArray());
+            assertTrue(r > 1e-2, "without the window the logits still match (rel " + r + ")");
         } finally {
             for (Tensor t : got.values()) t.close();
         }

@@ -67,6 +67,12 @@ class AttentionOpTest {
      */
     static Ref reference(float[] q, float[] k, float[] v, int[] mask, float[] g, int b, int t, int hq, int hkv, int d,
             boolean causal, double scale) {
+        return reference(q, k, v, mask, g, b, t, hq, hkv, d, causal, 0, scale);
+    }
+
+    /** The same with a sliding window: key j is also invisible to query i when j ≤ i − window (window > 0). */
+    static Ref reference(float[] q, float[] k, float[] v, int[] mask, float[] g, int b, int t, int hq, int hkv, int d,
+            boolean causal, int window, double scale) {
         Ref r = new Ref();
         r.out = new double[b * t * hq * d];
         r.lse = new double[b * hq * t];
@@ -83,7 +89,8 @@ class AttentionOpTest {
                     double m = Double.NEGATIVE_INFINITY;
                     double[] sc = new double[t];
                     for (int j = 0; j < t; j++) {
-                        vis[i][j] = (mask == null || mask[bi * t + j] != 0) && (!causal || j <= i);
+                        vis[i][j] = (mask == null || mask[bi * t + j] != 0) && (!causal || j <= i)
+                                && (window == 0 || j > i - window);
                         if (!vis[i][j]) continue;
                         double sum = 0;
                         for (int x = 0; x < d; x++) {
@@ -348,6 +355,53 @@ class AttentionOpTest {
             e = assertThrows(IllegalArgumentException.class,
                     () -> s.cpu.attentionBackward(dq, dk, dv, out, q, k, v, out, lse, s.i32(new int[b], b), true, 1f));
             assertTrue(e.getMessage().contains("'keyMask' must have shape [2, 3], got [2]"), e.getMessage());
+        }
+    }
+
+    // ---------------------------------------------------------------- sliding window (Mistral)
+
+    @ParameterizedTest(name = "T={0} window={1} mask={2}")
+    @org.junit.jupiter.params.provider.CsvSource({"9, 4, NONE", "70, 16, RIGHT", "130, 33, LEFT", "65, 1, RANDOM",
+            "20, 20, NONE", "20, 64, RIGHT"})
+    void slidingWindowForwardAndBackwardMatchReference(int t, int window, Mask maskKind) {
+        int b = 2, hq = 4, hkv = 2, d = 16;
+        try (OpTestSupport s = new OpTestSupport(t * 101L + window)) {
+            float[] q = s.randn(b * t * hq * d), k = s.randn(b * t * hkv * d), v = s.randn(b * t * hkv * d),
+                    g = s.randn(b * t * hq * d);
+            int[] mask = makeMask(s, maskKind, b, t);
+            double scale = 1 / Math.sqrt(d);
+            Ref ref = reference(q, k, v, mask, g, b, t, hq, hkv, d, true, window, scale);
+            Tensor qt = s.f32(q, b, t, hq, d), kt = s.f32(k, b, t, hkv, d), vt = s.f32(v, b, t, hkv, d);
+            Tensor mt = mask == null ? null : s.i32(mask, b, t);
+            Tensor out = s.zeros(b, t, hq, d), lse = s.zeros(b, hq, t);
+            s.cpu.attentionForward(out, lse, qt, kt, vt, mt, true, window, (float) scale);
+            assertClose("out (window " + window + ")", ref.out, out.toFloatArray(), 1e-5, 1e-5);
+            assertLseClose(ref.lse, lse.toFloatArray(), 1e-5);
+            Tensor dq = s.zeros(b, t, hq, d), dk = s.zeros(b, t, hkv, d), dv = s.zeros(b, t, hkv, d);
+            s.cpu.attentionBackward(dq, dk, dv, s.f32(g, b, t, hq, d), qt, kt, vt, out, lse, mt, true, window,
+                    (float) scale);
+            assertClose("dq", ref.dq, dq.toFloatArray(), 1e-4, 1e-5);
+            assertClose("dk", ref.dk, dk.toFloatArray(), 1e-4, 1e-5);
+            assertClose("dv", ref.dv, dv.toFloatArray(), 1e-4, 1e-5);
+            if (window < t) {  // the window binds: plain causal attention differs
+                Tensor plain = s.zeros(b, t, hq, d);
+                s.cpu.attentionForward(plain, s.zeros(b, hq, t), qt, kt, vt, mt, true, (float) scale);
+                assertTrue(OpTestSupport.scaledError(ref.out, OpTestSupport.toDouble(plain.toFloatArray())) > 1e-3,
+                        "a window shorter than T changes the output");
+            }
+        }
+    }
+
+    @Test
+    void slidingWindowMisuseIsRejected() {
+        try (OpTestSupport s = new OpTestSupport(3)) {
+            Tensor q = s.zeros(1, 4, 2, 8), k = s.zeros(1, 4, 2, 8), out = s.zeros(1, 4, 2, 8), lse = s.zeros(1, 2, 4);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> s.cpu.attentionForward(out, lse, q, k, k, null, false, 2, 1f));
+            assertTrue(e.getMessage().contains("a sliding window (2) needs causal attention"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> s.cpu.attentionForward(out, lse, q, k, k, null, true, -1, 1f));
+            assertTrue(e.getMessage().contains("window must be >= 0, got -1"), e.getMessage());
         }
     }
 }

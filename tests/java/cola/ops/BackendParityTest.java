@@ -267,6 +267,15 @@ class BackendParityTest {
             r.be.ropeBackward(dx, dy, pos, f, 1.1386f);
             return r.out(y, dx);
         }));
+        cs.add(c("attention with a sliding window fwd+bwd", 1e-4, 29, r -> {
+            int bb = 2, tt = 40, hq = 4, hkv = 2, dd = 32, w = 7;
+            Tensor qq = r.randn(1, bb, tt, hq, dd), kk = r.randn(1, bb, tt, hkv, dd), vv = r.randn(1, bb, tt, hkv, dd);
+            Tensor out = r.zeros(bb, tt, hq, dd), lse = r.zeros(bb, hq, tt), dout = r.randn(1, bb, tt, hq, dd);
+            Tensor dq = r.zeros(bb, tt, hq, dd), dk = r.zeros(bb, tt, hkv, dd), dv = r.zeros(bb, tt, hkv, dd);
+            r.be.attentionForward(out, lse, qq, kk, vv, null, true, w, 0.17f);
+            r.be.attentionBackward(dq, dk, dv, dout, qq, kk, vv, out, lse, null, true, w, 0.17f);
+            return r.out(out, lse, dq, dk, dv);
+        }));
         cs.add(c("gemm_batched transposed, accumulate", 1e-5, 20, r -> {
             Tensor a = r.randn(1, 2, k, m), b = r.randn(1, 2, n, k), out = r.randn(1, 2, m, n);
             r.be.gemmBatched(true, true, 0.5f, a, b, 0.25f, out);

@@ -43,9 +43,9 @@ class CudaKernelsBindingTest {
         m.put("embedding_backward", () -> cola_cuda_embedding_backward(0, 0, 0, -1, 1, 1, 0));
         m.put("rope_forward", () -> cola_cuda_rope_forward(0, 0, 0, -1, 1, 2, 1e4f, 0));
         m.put("rope_backward", () -> cola_cuda_rope_backward(0, 0, 0, -1, 1, 2, 1e4f, 0));
-        m.put("attention_forward", () -> cola_cuda_attention_forward(0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 1, 1f, 0));
-        m.put("attention_backward", () -> cola_cuda_attention_backward(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 1,
-                1f, 0));
+        m.put("attention_forward", () -> cola_cuda_attention_forward_window(0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 1, 0, 1f, 0));
+        m.put("attention_backward", () -> cola_cuda_attention_backward_window(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0,
+                1, 0, 1f, 0));
         m.put("softmax_xent_forward", () -> cola_cuda_softmax_xent_forward(0, 0, 0, 0, -1, 1, -100, 0));
         m.put("softmax_xent_backward", () -> cola_cuda_softmax_xent_backward(0, 0, 0, 0, 0, -1, 1, -100, 0));
         m.put("adamw_step", () -> cola_cuda_adamw_step(new long[1], new long[1], new long[1], new long[1],
@@ -102,9 +102,9 @@ class CudaKernelsBindingTest {
         m.put("embedding_backward", () -> cola_cuda_embedding_backward(0, 0, 0, 1, 1, 1, 0));
         m.put("rope_forward", () -> cola_cuda_rope_forward(0, 0, 0, 1, 1, 2, 1e4f, 0));
         m.put("rope_backward", () -> cola_cuda_rope_backward(0, 0, 0, 1, 1, 2, 1e4f, 0));
-        m.put("attention_forward", () -> cola_cuda_attention_forward(0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 8, 1, 1f, 0));
-        m.put("attention_backward", () -> cola_cuda_attention_backward(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 8, 1,
-                1f, 0));
+        m.put("attention_forward", () -> cola_cuda_attention_forward_window(0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 8, 1, 0, 1f, 0));
+        m.put("attention_backward", () -> cola_cuda_attention_backward_window(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 8,
+                1, 0, 1f, 0));
         m.put("softmax_xent_forward", () -> cola_cuda_softmax_xent_forward(0, 0, 0, 0, 1, 1, -100, 0));
         m.put("softmax_xent_backward", () -> cola_cuda_softmax_xent_backward(0, 0, 0, 0, 0, 1, 1, -100, 0));
         m.put("adamw_step", () -> cola_cuda_adamw_step(new long[1], new long[1], new long[1], new long[1],
