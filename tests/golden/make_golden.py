@@ -327,14 +327,20 @@ def llama_forward(c, cfg, inp):
     # position_ids = arange(T), also for padded rows; rope_scaling changes the frequencies (and YaRN scales cos/sin)
     cos, sin = rope_cos_sin(T, hd, cfg["rope_theta"], cfg.get("rope_scaling"), cfg["max_position_embeddings"])
     allowed = causal_pad_mask(am)
-    if cfg["model_type"] == "mistral" and cfg.get("sliding_window"):
+    if cfg["model_type"] in ("mistral", "phi3") and cfg.get("sliding_window"):
         allowed = allowed & sliding_window_mask(T, cfg["sliding_window"])
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
         h = c.rms(x, p + ".input_layernorm", eps)
-        q = heads(c.linear(h, p + ".self_attn.q_proj", bias=qkvb), nh)
-        k = heads(c.linear(h, p + ".self_attn.k_proj", bias=qkvb), nkv)
-        v = heads(c.linear(h, p + ".self_attn.v_proj", bias=qkvb), nkv)
+        if cfg["model_type"] == "phi3":
+            qkv = c.linear(h, p + ".self_attn.qkv_proj", bias=False)
+            q = heads(qkv[..., :nh * hd], nh)
+            k = heads(qkv[..., nh * hd:(nh + nkv) * hd], nkv)
+            v = heads(qkv[..., (nh + nkv) * hd:], nkv)
+        else:
+            q = heads(c.linear(h, p + ".self_attn.q_proj", bias=qkvb), nh)
+            k = heads(c.linear(h, p + ".self_attn.k_proj", bias=qkvb), nkv)
+            v = heads(c.linear(h, p + ".self_attn.v_proj", bias=qkvb), nkv)
         if cfg["model_type"] == "qwen3":  # modeling_qwen3.py: q_norm / k_norm over head_dim, before RoPE
             q = c.rms(q, p + ".self_attn.q_norm", eps)
             k = c.rms(k, p + ".self_attn.k_norm", eps)
@@ -346,8 +352,11 @@ def llama_forward(c, cfg, inp):
         a = merge(c.attend(q, k, v, allowed, hd ** -0.5))
         x = x + c.linear(a, p + ".self_attn.o_proj", bias=ob)
         h = c.rms(x, p + ".post_attention_layernorm", eps)
-        g = c.linear(h, p + ".mlp.gate_proj", bias=False)
-        u = c.linear(h, p + ".mlp.up_proj", bias=False)
+        if cfg["model_type"] == "phi3":
+            g, u = c.linear(h, p + ".mlp.gate_up_proj", bias=False).chunk(2, dim=-1)
+        else:
+            g = c.linear(h, p + ".mlp.gate_proj", bias=False)
+            u = c.linear(h, p + ".mlp.up_proj", bias=False)
         x = x + c.linear(torch.nn.functional.silu(g) * u, p + ".mlp.down_proj", bias=False)
     x = c.rms(x, "model.norm", eps)
     W = P["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else P["lm_head.weight"]
@@ -485,13 +494,19 @@ def llama_params(cfg, g):
     P["model.embed_tokens.weight"] = rnd(g, V, H, std=0.5)
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
-        lin_params(P, g, p + ".self_attn.q_proj", H, nh * hd, bias=qkvb)
-        lin_params(P, g, p + ".self_attn.k_proj", H, nkv * hd, bias=qkvb)
-        lin_params(P, g, p + ".self_attn.v_proj", H, nkv * hd, bias=qkvb)
-        lin_params(P, g, p + ".self_attn.o_proj", nh * hd, H, bias=ob)
-        lin_params(P, g, p + ".mlp.gate_proj", H, I, bias=False)
-        lin_params(P, g, p + ".mlp.up_proj", H, I, bias=False)
-        lin_params(P, g, p + ".mlp.down_proj", I, H, bias=False)
+        if cfg["model_type"] == "phi3":  # modeling_phi3.py: fused qkv_proj [q; k; v] and gate_up_proj [gate; up]
+            lin_params(P, g, p + ".self_attn.qkv_proj", H, (nh + 2 * nkv) * hd, bias=False)
+            lin_params(P, g, p + ".self_attn.o_proj", nh * hd, H, bias=False)
+            lin_params(P, g, p + ".mlp.gate_up_proj", H, 2 * I, bias=False)
+            lin_params(P, g, p + ".mlp.down_proj", I, H, bias=False)
+        else:
+            lin_params(P, g, p + ".self_attn.q_proj", H, nh * hd, bias=qkvb)
+            lin_params(P, g, p + ".self_attn.k_proj", H, nkv * hd, bias=qkvb)
+            lin_params(P, g, p + ".self_attn.v_proj", H, nkv * hd, bias=qkvb)
+            lin_params(P, g, p + ".self_attn.o_proj", nh * hd, H, bias=ob)
+            lin_params(P, g, p + ".mlp.gate_proj", H, I, bias=False)
+            lin_params(P, g, p + ".mlp.up_proj", H, I, bias=False)
+            lin_params(P, g, p + ".mlp.down_proj", I, H, bias=False)
         P[p + ".input_layernorm.weight"] = 1.0 + rnd(g, H, std=0.1)
         P[p + ".post_attention_layernorm.weight"] = 1.0 + rnd(g, H, std=0.1)
         if cfg["model_type"] == "qwen3":  # Qwen3RMSNorm(head_dim) on q and k
@@ -798,6 +813,11 @@ def case_llama(name, nkv, tie, theta, dtype, targets, r, alpha, rslora, shard, s
         cfg.update({"architectures": ["MistralForCausalLM"], "model_type": "mistral", "sliding_window": 5})
         for k in ("attention_bias", "mlp_bias", "pretraining_tp"):
             cfg.pop(k)
+    elif family == "phi3":  # Phi3ForCausalLM: fused projections, sliding window 6 (< T = 11, > the 4 pads)
+        cfg.update({"architectures": ["Phi3ForCausalLM"], "model_type": "phi3", "sliding_window": 6,
+                    "original_max_position_embeddings": 64, "partial_rotary_factor": 1.0})
+        for k in ("attention_bias", "mlp_bias", "pretraining_tp", "head_dim"):
+            cfg.pop(k)
     elif family == "llama-attn-bias":
         cfg["attention_bias"] = True
     P = llama_params(cfg, g)
@@ -830,7 +850,8 @@ def case_llama(name, nkv, tie, theta, dtype, targets, r, alpha, rslora, shard, s
     run_case(name, "llama", cfg, P, dtype, llama_forward, causal_lm_loss, inp,
              [("adapter", lora, "CAUSAL_LM", targets, None)], notes,
              ({"lm_head.weight": "model.embed_tokens.weight"} if tie else {}), CAUSAL_LOSS, shard=shard, causal=True,
-             fd_key=lambda a: "base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight")
+             fd_key=lambda a: ("base_model.model.model.layers.1.self_attn.qkv_proj.lora_B.weight" if family == "phi3"
+                               else "base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight"))
 
 
 def case_gpt2(seed):
@@ -1096,6 +1117,8 @@ CASES = {
                                 False, seed=1014, family="qwen3"),
     "mistral": lambda: case_llama("mistral", 2, False, 10000, "F32", ["q_proj", "k_proj", "v_proj", "o_proj"], 4, 8, False,
                                   False, seed=1015, family="mistral"),
+    "phi3": lambda: case_llama("phi3", 2, False, 10000, "F32", ["qkv_proj", "gate_up_proj"], 4, 8, False, False,
+                               seed=1016, family="phi3"),
     "llama-attn-bias": lambda: case_llama("llama-attn-bias", 2, False, 10000, "F32", ["q_proj", "v_proj", "o_proj"], 4, 8,
                                           False, False, seed=1013, family="llama-attn-bias"),
     "llama-dynamic-rope": lambda: case_llama("llama-dynamic-rope", 2, False, 10000, "F32", ["q_proj", "v_proj"], 4, 8,

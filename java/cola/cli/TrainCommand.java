@@ -468,6 +468,7 @@ class TrainCommand implements Callable<Integer> {
             case "OPTForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" ->
                     List.of("q_proj", "v_proj");
             case "GPT2LMHeadModel" -> List.of("c_attn");
+            case "Phi3ForCausalLM" -> List.of("qkv_proj");  // PEFT's default for phi3: the fused projection
             default -> List.of("query", "value");
         };
     }

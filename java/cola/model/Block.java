@@ -44,6 +44,8 @@ final class Block implements AutoCloseable {
     final Linear fc1, fc2, gate, up;
     /** Qwen3: RMSNorm over each head's D features of q and k, before RoPE (weight [D]); null elsewhere. */
     Norm qNorm, kNorm;
+    /** Phi-3: gate and up as one fused projection [2F, C] (gate the first F outputs, up the last); gate/up null. */
+    Linear gateUp;
 
     // saved activations
     private Tensor x, qr, kr, vv, att, lse, h, mIn, f1, a1, g, u;
@@ -66,7 +68,7 @@ final class Block implements AutoCloseable {
 
     List<Linear> linears() {
         List<Linear> l = new ArrayList<>();
-        for (Linear x : new Linear[] {q, k, v, qkv, o, fc1, gate, up, fc2}) if (x != null) l.add(x);
+        for (Linear x : new Linear[] {q, k, v, qkv, o, fc1, gate, up, gateUp, fc2}) if (x != null) l.add(x);
         return l;
     }
 
@@ -107,8 +109,13 @@ final class Block implements AutoCloseable {
         return false;
     }
 
+    /** The MLP's width F (gate's outputs, half of the fused gate_up's, or fc1's). */
+    int mlpWidth() {
+        return gateUp != null ? gateUp.out / 2 : gate != null ? gate.out : fc1.out;
+    }
+
     private boolean mlpInputNeeded() {
-        for (Linear l : new Linear[] {fc1, gate, up}) if (l != null && l.backwardNeedsInput()) return true;
+        for (Linear l : new Linear[] {fc1, gate, up, gateUp}) if (l != null && l.backwardNeedsInput()) return true;
         return false;
     }
 
@@ -162,11 +169,19 @@ final class Block implements AutoCloseable {
         Tensor m = ctx.transientAlloc(n, c());  // consumed by the residual add
         boolean half = ctx.bf16Activations;  // pre-activations saved in bf16 (widened in backward)
         if (spec.act == Act.SWIGLU) {
-            g = ctx.alloc(!half, n, gate.out);
-            u = ctx.alloc(!half, n, up.out);
-            gate.forward(ctx, g, a);
-            up.forward(ctx, u, a);
-            a1 = ctx.alloc(fc2.backwardNeedsInput(), n, gate.out);  // down_proj's input: saved only if it trains
+            int f = mlpWidth();
+            g = ctx.alloc(!half, n, f);
+            u = ctx.alloc(!half, n, f);
+            if (gateUp != null) {  // one GEMM for both, then the column halves
+                Tensor fused = ctx.transientAlloc(n, 2L * f);
+                gateUp.forward(ctx, fused, a);
+                ctx.be.copyColumns(g, fused, 0, false, false);
+                ctx.be.copyColumns(u, fused, f, false, false);
+            } else {
+                gate.forward(ctx, g, a);
+                up.forward(ctx, u, a);
+            }
+            a1 = ctx.alloc(fc2.backwardNeedsInput(), n, f);  // down_proj's input: saved only if it trains
             ctx.be.swigluForward(a1, g, u);
             if (half) {
                 g = ctx.saveBf16(g);
@@ -220,10 +235,18 @@ final class Block implements AutoCloseable {
         fc2.backward(ctx, da1, dm);
         Tensor dIn = ctx.zeros(n, c());
         if (spec.act == Act.SWIGLU) {
-            Tensor dg = ctx.zeros(n, gate.out), du = ctx.zeros(n, up.out);
+            int f = mlpWidth();
+            Tensor dg = ctx.zeros(n, f), du = ctx.zeros(n, f);
             ctx.be.swigluBackward(dg, du, da1, ctx.widen(g), ctx.widen(u));
-            gate.backward(ctx, dIn, dg);
-            up.backward(ctx, dIn, du);
+            if (gateUp != null) {
+                Tensor dfused = ctx.alloc(n, 2L * f);
+                ctx.be.copyColumns(dg, dfused, 0, true, false);
+                ctx.be.copyColumns(du, dfused, f, true, false);
+                gateUp.backward(ctx, dIn, dfused);
+            } else {
+                gate.backward(ctx, dIn, dg);
+                up.backward(ctx, dIn, du);
+            }
         } else {
             Tensor df = ctx.zeros(n, fc1.out), pre = ctx.widen(f1);
             switch (spec.act) {

@@ -9,11 +9,14 @@ import java.io.IOException;
  * Qwen3ForCausalLM adds an RMSNorm over each head's q and k before RoPE ({@code qkNorm}; modeling_qwen3.py), with
  * {@code attention_bias} as Llama's and an explicit head_dim. MistralForCausalLM is Llama with a sliding window
  * ({@code sliding_window}: query i sees the keys j > i − window; null = full attention; modeling_mistral.py).
+ * Phi3ForCausalLM fuses q/k/v into {@code qkv_proj} and gate/up into {@code gate_up_proj} ({@code fused}; gate the
+ * first half), with Mistral's sliding window (modeling_phi3.py); a LoRA on a fused module is one adapter over the
+ * fused output, as PEFT does. partial_rotary_factor ≠ 1 and longrope are not supported yet.
  */
 public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, int intermediateSize, int numLayers,
         int numHeads, int numKvHeads, int headDim, double rmsNormEps, double ropeTheta, boolean tieWordEmbeddings,
-        int maxPositions, RopeScaling ropeScaling, boolean qkvBias, boolean oBias, boolean qkNorm, int slidingWindow)
-        implements ModelConfig {
+        int maxPositions, RopeScaling ropeScaling, boolean qkvBias, boolean oBias, boolean qkNorm, int slidingWindow,
+        boolean fused) implements ModelConfig {
     public LlamaConfig {
         if (ropeScaling == null) ropeScaling = RopeScaling.NONE;
         if (architecture == null) architecture = "LlamaForCausalLM";
@@ -22,9 +25,12 @@ public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, in
 
     static LlamaConfig from(ModelConfig.Fields f, String arch) throws IOException {
         boolean qwen2 = arch.equals("Qwen2ForCausalLM"), qwen3 = arch.equals("Qwen3ForCausalLM");
-        boolean mistral = arch.equals("MistralForCausalLM");
+        boolean mistral = arch.equals("MistralForCausalLM"), phi3 = arch.equals("Phi3ForCausalLM");
         int window = 0;
-        if (mistral && f.has("sliding_window")) {
+        if (phi3 && f.has("partial_rotary_factor") && f.number("partial_rotary_factor", 1.0) != 1.0) {
+            throw f.bad("partial_rotary_factor " + f.number("partial_rotary_factor", 1.0) + " is not supported yet (1.0)");
+        }
+        if ((mistral || phi3) && f.has("sliding_window")) {
             window = f.integer("sliding_window");
             if (window < 1) throw f.bad("sliding_window must be a positive integer or null, got " + window);
         }
@@ -51,7 +57,7 @@ public record LlamaConfig(String architecture, int vocabSize, int hiddenSize, in
         return new LlamaConfig(arch, f.integer("vocab_size"), hidden, f.integer("intermediate_size"),
                 f.integer("num_hidden_layers"), heads, kv, headDim, f.number("rms_norm_eps", 1e-6), theta,
                 f.bool("tie_word_embeddings", false), maxPositions, RopeScaling.read(f, maxPositions), qwen2 || attnBias,
-                !qwen2 && attnBias, qwen3, window);
+                !qwen2 && attnBias, qwen3, window, phi3);
     }
 
 

@@ -28,7 +28,8 @@ public sealed interface ModelConfig permits OptConfig, LlamaConfig, Gpt2Config, 
     /** Causal LMs predict the next token; BERT does not. */
     boolean causal();
 
-    List<String> SUPPORTED = List.of("OPTForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "GPT2LMHeadModel",
+    List<String> SUPPORTED = List.of("OPTForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Phi3ForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+            "GPT2LMHeadModel",
             "BertModel",
             "BertForMaskedLM", "BertForSequenceClassification");
 
@@ -47,7 +48,7 @@ public sealed interface ModelConfig permits OptConfig, LlamaConfig, Gpt2Config, 
         String arch = f.architecture();
         return switch (arch) {
             case "OPTForCausalLM" -> OptConfig.from(f);
-            case "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" ->
+            case "LlamaForCausalLM", "MistralForCausalLM", "Phi3ForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" ->
                     LlamaConfig.from(f, arch);
             case "GPT2LMHeadModel" -> Gpt2Config.from(f);
             case "BertModel", "BertForMaskedLM", "BertForSequenceClassification" -> BertConfig.from(f, arch);
@@ -76,6 +77,7 @@ public sealed interface ModelConfig permits OptConfig, LlamaConfig, Gpt2Config, 
                     case "llama": return "LlamaForCausalLM";
                     case "qwen2": return "Qwen2ForCausalLM";
                     case "mistral": return "MistralForCausalLM";
+                    case "phi3": return "Phi3ForCausalLM";
                     case "qwen3": return "Qwen3ForCausalLM";
                     case "gpt2": return "GPT2LMHeadModel";
                     case "bert": return "BertModel";

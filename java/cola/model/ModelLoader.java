@@ -116,7 +116,16 @@ final class ModelLoader {
         m.tokEmb = matrix("embed_tokens.weight", c.vocabSize(), h);
         Block.Spec spec = new Block.Spec(true, Block.Act.SWIGLU, hq, hkv, d, true, (float) c.ropeTheta(), false,
                 c.slidingWindow());
-        for (int i = 0; i < c.numLayers(); i++) {
+        for (int i = 0; i < c.numLayers() && c.fused(); i++) {  // Phi-3: fused qkv_proj and gate_up_proj
+            String p = "layers." + i + ".";
+            Block blk = new Block(spec, rmsNorm(p + "input_layernorm", h, eps), rmsNorm(p + "post_attention_layernorm", h, eps),
+                    null, null, null, linear(p + "self_attn.qkv_proj", (hq + 2 * hkv) * d, h, false),
+                    linear(p + "self_attn.o_proj", h, hq * d, false), null, linear(p + "mlp.down_proj", h, f, false), null,
+                    null);
+            blk.gateUp = linear(p + "mlp.gate_up_proj", 2 * f, h, false);
+            m.blocks.add(blk);
+        }
+        for (int i = 0; i < c.numLayers() && !c.fused(); i++) {
             String p = "layers." + i + ".";
             m.blocks.add(new Block(spec, rmsNorm(p + "input_layernorm", h, eps),
                     rmsNorm(p + "post_attention_layernorm", h, eps), linear(p + "self_attn.q_proj", hq * d, h, c.qkvBias()),

@@ -273,7 +273,7 @@ public final class Transformer implements AutoCloseable {
     public long activationBytesEstimate(long rows) {
         long c = config.hiddenSize(), perBlock = 0;
         for (Block b : blocks) {
-            long mlp = (b.gate != null ? b.gate : b.fc1).out;
+            long mlp = b.mlpWidth();
             perBlock += 10 * c + 3 * mlp;
         }
         long head = Math.min(rows, Math.max(1, (16L << 20) / Math.max(1, config.vocabSize()))) * config.vocabSize();

@@ -27,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * `init`, `train` (prompted SST-2 with LoRA, COLA and full fine-tuning; causal-LM text), `export` and `eval` on every
- * causal family (Qwen2 / Qwen3 / Mistral: a Llama folder given their config and q/k/v biases / q/k norms / a window), with tiny random models that use the real GPT-2 BPE vocabulary. The exports round-trip: the merged
+ * causal family (Qwen2 / Qwen3 / Mistral / Phi-3: a Llama folder given their config and q/k/v biases / q/k norms / a
+ * window / fused projections), with tiny random models that use the real GPT-2 BPE vocabulary. The exports round-trip: the merged
  * folder and base + the whole-chain adapter give the trained model's logits, and `eval` of the merged export reproduces
  * the test loss the training run reported.
  */
@@ -55,7 +56,7 @@ class FamiliesTrainTest {
     }
 
     Path init(String family) throws Exception {
-        if (family.equals("qwen2") || family.equals("qwen3") || family.equals("mistral")) return variant(init("llama"), family);
+        if (List.of("qwen2", "qwen3", "mistral", "phi3").contains(family)) return variant(init("llama"), family);
         Path dir = tmp.resolve(family);
         List<String> a = new ArrayList<>(List.of("init", "--family", family, "--tokenizer", gpt2Tokenizer().toString(), "--hidden",
                 "32", "--layers", "2", "--heads", "4", "--ffn", "64", "--max-positions", "64", "--seed", "3", "--out", dir.toString()));
@@ -66,20 +67,22 @@ class FamiliesTrainTest {
 
     /**
      * A Qwen2ForCausalLM folder from a Llama one (the Qwen2 config fields and q/k/v biases, random and small), a
-     * Qwen3ForCausalLM one (per-head q/k RMSNorm weights instead of the biases), or a MistralForCausalLM one (a sliding
-     * window of 8 tokens, shorter than the rows).
+     * Qwen3ForCausalLM one (per-head q/k RMSNorm weights instead of the biases), a MistralForCausalLM one (a sliding
+     * window of 8 tokens, shorter than the rows), or a Phi3ForCausalLM one (q/k/v and gate/up concatenated into the
+     * fused qkv_proj and gate_up_proj, and the same window).
      */
     Path variant(Path llama, String family) throws Exception {
-        boolean q3 = family.equals("qwen3"), mistral = family.equals("mistral");
+        boolean q3 = family.equals("qwen3"), mistral = family.equals("mistral"), phi3 = family.equals("phi3");
         Path dir = Files.createDirectories(tmp.resolve(family));
         for (String f : List.of("encoder.json", "vocab.bpe")) {
             if (Files.exists(llama.resolve(f))) Files.copy(llama.resolve(f), dir.resolve(f));
         }
         com.fasterxml.jackson.databind.node.ObjectNode cfg = (com.fasterxml.jackson.databind.node.ObjectNode)
                 new ObjectMapper().readTree(llama.resolve("config.json").toFile());
-        cfg.putArray("architectures").add(q3 ? "Qwen3ForCausalLM" : mistral ? "MistralForCausalLM" : "Qwen2ForCausalLM");
+        cfg.putArray("architectures").add(q3 ? "Qwen3ForCausalLM" : mistral ? "MistralForCausalLM"
+                : phi3 ? "Phi3ForCausalLM" : "Qwen2ForCausalLM");
         cfg.put("model_type", family);
-        if (mistral) cfg.put("sliding_window", 8);
+        if (mistral || phi3) cfg.put("sliding_window", 8);
         else cfg.put("use_sliding_window", false);
         int headDim = cfg.get("hidden_size").asInt() / cfg.get("num_attention_heads").asInt();
         Files.writeString(dir.resolve("config.json"), cfg.toString());
@@ -88,7 +91,7 @@ class FamiliesTrainTest {
         try (cola.io.SafetensorsFile f = cola.io.SafetensorsFile.open(llama.resolve("model.safetensors"))) {
             for (String n : f.entries().keySet()) {
                 ts.put(n, f.load(n));
-                if (!q3 && !mistral && n.matches(".*self_attn\\.[qkv]_proj\\.weight")) {
+                if (!q3 && !mistral && !phi3 && n.matches(".*self_attn\\.[qkv]_proj\\.weight")) {
                     float[] b = new float[(int) f.entry(n).shape()[0]];
                     for (int i = 0; i < b.length; i++) b[i] = (float) (0.05 * rng.nextGaussian());
                     ts.put(n.replace(".weight", ".bias"), cola.tensor.Tensor.of(b, b.length));
@@ -100,12 +103,42 @@ class FamiliesTrainTest {
                 }
             }
         }
+        if (phi3) fuse(ts);
         try {
             cola.io.SafetensorsWriter.write(dir.resolve("model.safetensors"), ts, java.util.Map.of("format", "pt"));
         } finally {
             ts.values().forEach(cola.tensor.Tensor::close);
         }
         return dir;
+    }
+
+    /** Phi-3's layout: [q; k; v] rows as qkv_proj, [gate; up] rows as gate_up_proj (the parts are closed). */
+    static void fuse(java.util.Map<String, cola.tensor.Tensor> ts) {
+        for (int i = 0; ts.containsKey("model.layers." + i + ".self_attn.q_proj.weight"); i++) {
+            String p = "model.layers." + i + ".";
+            ts.put(p + "self_attn.qkv_proj.weight", rows(ts, p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
+                    p + "self_attn.v_proj.weight"));
+            ts.put(p + "mlp.gate_up_proj.weight", rows(ts, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"));
+        }
+    }
+
+    static cola.tensor.Tensor rows(java.util.Map<String, cola.tensor.Tensor> ts, String... names) {
+        java.util.List<float[]> parts = new ArrayList<>();
+        long rowsTotal = 0, cols = 0;
+        for (String n : names) {
+            try (cola.tensor.Tensor t = ts.remove(n)) {
+                parts.add(t.toFloatArray());
+                rowsTotal += t.dim(0);
+                cols = t.dim(1);
+            }
+        }
+        float[] all = new float[(int) (rowsTotal * cols)];
+        int at = 0;
+        for (float[] part : parts) {
+            System.arraycopy(part, 0, all, at, part.length);
+            at += part.length;
+        }
+        return cola.tensor.Tensor.of(all, rowsTotal, cols);
     }
 
     static String captured(String... args) {
@@ -134,7 +167,7 @@ class FamiliesTrainTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"opt", "llama", "gpt2", "qwen2", "qwen3", "mistral"})
+    @ValueSource(strings = {"opt", "llama", "gpt2", "qwen2", "qwen3", "mistral", "phi3"})
     void promptedSst2TrainsExportsAndEvaluates(String family) throws Exception {
         Path model = init(family), train = sst2("train.jsonl", 16, 0), dev = sst2("dev.jsonl", 8, 1), test = sst2("test.jsonl", 8, 2);
         Path run = tmp.resolve("run-" + family);

@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class FullFineTuningTest {
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"opt-pre", "opt-post-proj", "llama-gqa", "gpt2", "bert-mlm", "bert-cls", "qwen2", "qwen3"})
+    @ValueSource(strings = {"opt-pre", "opt-post-proj", "llama-gqa", "gpt2", "bert-mlm", "bert-cls", "qwen2", "qwen3", "mistral", "phi3"})
     void everyWeightsGradientMatchesFiniteDifferences(String name) throws IOException {
         Path dir = GoldenModelTest.ROOT.resolve(name);
         CpuBackend be = CpuBackend.get();

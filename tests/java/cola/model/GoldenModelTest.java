@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The engine against golden files from an independent PyTorch implementation (tests/golden/make_golden.py): logits,
  * loss and every LoRA gradient of tiny OPT (pre-/post-LN, project_in/out, BF16), Llama (GQA, sharded, rsLoRA, tied
- * BF16; rope_scaling llama3, yarn, linear, dynamic; attention_bias), Qwen2 (q/k/v biases), Qwen3 (q/k norms), Mistral (sliding window), GPT-2 (Conv1D, fused c_attn) and BERT (MLM, sequence
+ * BF16; rope_scaling llama3, yarn, linear, dynamic; attention_bias), Qwen2 (q/k/v biases), Qwen3 (q/k norms), Mistral (sliding window), Phi-3 (fused projections), GPT-2 (Conv1D, fused c_attn) and BERT (MLM, sequence
  * classification) models.
  */
 class GoldenModelTest {
@@ -38,7 +38,9 @@ class GoldenModelTest {
                 // Qwen3: per-head q/k RMSNorm before RoPE, head_dim 16 != hidden / heads
                 Arguments.of("qwen3", "adapter", "expected"),
                 // Mistral: sliding window 5 < T = 11
-                Arguments.of("mistral", "adapter", "expected"));
+                Arguments.of("mistral", "adapter", "expected"),
+                // Phi-3: fused qkv_proj and gate_up_proj (LoRA on both fused modules), sliding window 6
+                Arguments.of("phi3", "adapter", "expected"));
     }
 
     /** max|got − exp| / max(max|exp|, 1e-6), the golden files' definition. */

@@ -21,6 +21,15 @@ class LlamaFamilyConfigTest {
     }
 
     @Test
+    void phi3IsFusedWithAWindowAndMistralHasItsWindow() throws IOException {
+        LlamaConfig p = (LlamaConfig) read("phi3", "", "");
+        assertTrue(p.fused());
+        assertEquals(6, p.slidingWindow());
+        assertEquals(5, ((LlamaConfig) read("mistral", "", "")).slidingWindow());
+        assertEquals(0, ((LlamaConfig) read("mistral", "\"sliding_window\": 5", "\"sliding_window\": null")).slidingWindow());
+    }
+
+    @Test
     void qwen2HasQkvBiasesAndLlamaAttentionBiasHasAllFour() throws IOException {
         LlamaConfig q = (LlamaConfig) read("qwen2", "", "");
         assertEquals("Qwen2ForCausalLM", q.architecture());
@@ -39,5 +48,10 @@ class LlamaFamilyConfigTest {
         assertTrue(e.getMessage().contains("use_sliding_window = true is not supported yet"), e.getMessage());
         e = assertThrows(IOException.class, () -> read("llama-gqa", "\"mlp_bias\": false", "\"mlp_bias\": true"));
         assertTrue(e.getMessage().contains("mlp_bias = true is not supported"), e.getMessage());
+        e = assertThrows(IOException.class,
+                () -> read("phi3", "\"partial_rotary_factor\": 1.0", "\"partial_rotary_factor\": 0.75"));
+        assertTrue(e.getMessage().contains("partial_rotary_factor 0.75 is not supported yet"), e.getMessage());
+        e = assertThrows(IOException.class, () -> read("mistral", "\"sliding_window\": 5", "\"sliding_window\": 0"));
+        assertTrue(e.getMessage().contains("sliding_window must be a positive integer or null"), e.getMessage());
     }
 }
