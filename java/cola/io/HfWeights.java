@@ -45,6 +45,14 @@ public final class HfWeights implements AutoCloseable {
             } else if (Files.exists(single)) {
                 w.add(SafetensorsFile.open(single));
             } else {
+                // a PyTorch pickle is never unpickled here (arbitrary code); say how to convert it instead
+                for (String bin : new String[] {"pytorch_model.bin", "pytorch_model.bin.index.json", "model.bin"}) {
+                    if (Files.exists(folder.resolve(bin))) {
+                        throw new IOException(folder + ": weights are in " + bin + " (a PyTorch pickle), which cola does"
+                                + " not read; save them as safetensors (transformers: model.save_pretrained(dir,"
+                                + " safe_serialization=True)) and point cola at that folder");
+                    }
+                }
                 throw new NoSuchFileException(folder + ": no model.safetensors or model.safetensors.index.json");
             }
         } catch (IOException | RuntimeException e) {

@@ -33,6 +33,19 @@ public sealed interface ModelConfig permits OptConfig, LlamaConfig, Gpt2Config, 
             "BertModel",
             "BertForMaskedLM", "BertForSequenceClassification");
 
+    /** Why an architecture is out of reach, when its name says (mixture-of-experts, vision/multimodal), else "". */
+    static String kindOf(String arch) {
+        String a = arch.toLowerCase(java.util.Locale.ROOT);
+        if (a.contains("moe") || a.startsWith("mixtral") || a.contains("deepseekv") || a.contains("dbrx")) {
+            return " (a mixture-of-experts model: cola has no expert routing yet)";
+        }
+        if (a.contains("vision") || a.contains("vl") || a.contains("llava") || a.contains("conditionalgeneration")
+                || a.contains("imagetext")) {
+            return " (a vision/multimodal model: cola trains text decoders and encoders only)";
+        }
+        return "";
+    }
+
     /** Reads {@code folder/config.json} (or a config.json path). */
     static ModelConfig read(Path folderOrFile) throws IOException {
         Path file = Files.isDirectory(folderOrFile) ? folderOrFile.resolve("config.json") : folderOrFile;
@@ -52,8 +65,8 @@ public sealed interface ModelConfig permits OptConfig, LlamaConfig, Gpt2Config, 
                     LlamaConfig.from(f, arch);
             case "GPT2LMHeadModel" -> Gpt2Config.from(f);
             case "BertModel", "BertForMaskedLM", "BertForSequenceClassification" -> BertConfig.from(f, arch);
-            default -> throw new IOException(file + ": architecture '" + arch + "' is not supported; cola supports "
-                    + String.join(", ", SUPPORTED));
+            default -> throw new IOException(file + ": architecture '" + arch + "' is not supported" + kindOf(arch)
+                    + "; cola supports " + String.join(", ", SUPPORTED));
         };
     }
 

@@ -54,4 +54,21 @@ class LlamaFamilyConfigTest {
         e = assertThrows(IOException.class, () -> read("mistral", "\"sliding_window\": 5", "\"sliding_window\": 0"));
         assertTrue(e.getMessage().contains("sliding_window must be a positive integer or null"), e.getMessage());
     }
+
+    @Test
+    void mixtureOfExpertsVisionModelsAndPicklesAreNamed() throws IOException {
+        IOException e = assertThrows(IOException.class,
+                () -> read("mistral", "\"MistralForCausalLM\"", "\"MixtralForCausalLM\""));
+        assertTrue(e.getMessage().contains("'MixtralForCausalLM' is not supported (a mixture-of-experts model")
+                && e.getMessage().contains("cola supports"), e.getMessage());
+        e = assertThrows(IOException.class,
+                () -> read("llama-gqa", "\"LlamaForCausalLM\"", "\"Gemma3ForConditionalGeneration\""));
+        assertTrue(e.getMessage().contains("(a vision/multimodal model"), e.getMessage());
+        Path dir = Files.createDirectories(tmp.resolve("bin"));
+        Files.copy(GoldenModelTest.ROOT.resolve("llama-gqa/model/config.json"), dir.resolve("config.json"));
+        Files.write(dir.resolve("pytorch_model.bin"), new byte[] {(byte) 0x80, 2});
+        e = assertThrows(IOException.class, () -> Transformer.load(dir, cola.backend.cpu.CpuBackend.get()).close());
+        assertTrue(e.getMessage().contains("pytorch_model.bin (a PyTorch pickle)") && e.getMessage().contains("safetensors"),
+                e.getMessage());
+    }
 }
