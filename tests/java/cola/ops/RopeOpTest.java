@@ -21,21 +21,9 @@ class RopeOpTest {
 
     /** rotate each (x[i], x[i+D/2]) by angle pos·theta^(-2i/D); sign -1 rotates backwards (the transpose). */
     static double[] ropeRef(float[] x, int[] pos, int n, int h, int d, double theta, int sign) {
-        double[] out = new double[x.length];
-        int half = d / 2;
-        for (int r = 0; r < n; r++) {
-            for (int i = 0; i < half; i++) {
-                double ang = pos[r] * Math.pow(theta, -2.0 * i / d);
-                double c = Math.cos(ang), sn = sign * Math.sin(ang);
-                for (int hh = 0; hh < h; hh++) {
-                    int base = (r * h + hh) * d;
-                    double a = x[base + i], b = x[base + i + half];
-                    out[base + i] = a * c - b * sn;
-                    out[base + i + half] = b * c + a * sn;
-                }
-            }
-        }
-        return out;
+        double[] f = new double[d / 2];
+        for (int i = 0; i < f.length; i++) f[i] = Math.pow(theta, -2.0 * i / d);
+        return ropeRefTable(x, pos, n, h, d, f, 1.0, sign);
     }
 
     static Stream<Arguments> shapes() {
@@ -135,13 +123,13 @@ class RopeOpTest {
 
     // ---------------------------------------------------------------- a frequency table (scaled RoPE) and a scale
 
-    /** ropeRef with an explicit table f[D/2] and an output scale. */
-    static double[] ropeRefTable(float[] x, int[] pos, int n, int h, int d, float[] f, double scale, int sign) {
+    /** rotate each (x[i], x[i+D/2]) by pos·f[i], scaled by {@code scale}; sign -1 rotates backwards (the transpose). */
+    static double[] ropeRefTable(float[] x, int[] pos, int n, int h, int d, double[] f, double scale, int sign) {
         double[] out = new double[x.length];
         int half = d / 2;
         for (int r = 0; r < n; r++) {
             for (int i = 0; i < half; i++) {
-                double ang = pos[r] * (double) f[i];
+                double ang = pos[r] * f[i];
                 double c = scale * Math.cos(ang), sn = scale * sign * Math.sin(ang);
                 for (int hh = 0; hh < h; hh++) {
                     int base = (r * h + hh) * d;
@@ -165,10 +153,11 @@ class RopeOpTest {
             float scale = 1.1386f;  // YaRN's 0.1·ln(4) + 1
             Tensor xt = s.f32(x, n, h, d), pt = s.i32(pos, n), ft = s.f32(f, d / 2), out = s.zeros(n, h, d);
             s.cpu.ropeForward(out, xt, pt, ft, scale);
-            assertClose("forward (table)", ropeRefTable(x, pos, n, h, d, f, scale, 1), out.toFloatArray(), 1e-6, 3e-6);
+            double[] fd = OpTestSupport.toDouble(f);
+            assertClose("forward (table)", ropeRefTable(x, pos, n, h, d, fd, scale, 1), out.toFloatArray(), 1e-6, 3e-6);
             Tensor dx = s.f32(dx0, n, h, d);
             s.cpu.ropeBackward(dx, s.f32(g, n, h, d), pt, ft, scale);
-            double[] ref = ropeRefTable(g, pos, n, h, d, f, scale, -1);
+            double[] ref = ropeRefTable(g, pos, n, h, d, fd, scale, -1);
             for (int i = 0; i < ref.length; i++) ref[i] += dx0[i];
             assertClose("dinp (table)", ref, dx.toFloatArray(), 1e-6, 3e-6);
         }
