@@ -10,7 +10,6 @@ import cola.model.Transformer;
 import cola.train.Checkpoint;
 import cola.train.Exports;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -51,7 +50,7 @@ final class ExportCommand implements Callable<Integer> {
             throw new NoSuchFileException(ckpt + " (checkpoints in " + run + ": " + checkpoints() + "; full fine-tuning"
                     + " writes none: use train --export)");
         }
-        JsonNode c = new ObjectMapper().readTree(cfgFile.toFile());
+        JsonNode c = cola.json.StrictJson.MAPPER.readTree(cfgFile.toFile());
         Path base = Path.of(field(c, "model").asText());
         List<Integer> ranks = new ArrayList<>();
         field(c, "ranks").forEach(r -> ranks.add(r.asInt()));

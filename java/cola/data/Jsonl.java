@@ -23,7 +23,7 @@ public final class Jsonl {
     /** The records of one file and how many bad lines were skipped. */
     public record Read<T>(String source, List<T> records, int skipped) {}
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = cola.json.StrictJson.MAPPER;
 
     private Jsonl() {}
 
@@ -55,6 +55,10 @@ public final class Jsonl {
                     JsonNode n;
                     try {
                         n = JSON.readTree(line);
+                    } catch (com.fasterxml.jackson.core.JacksonException e) {
+                        // Jackson's first line says what (a duplicate key, trailing content, a bad token), not where
+                        String why = e.getOriginalMessage() == null ? "" : e.getOriginalMessage().lines().findFirst().orElse("");
+                        throw new IllegalArgumentException("not valid JSON" + (why.isEmpty() ? "" : ": " + clip(why)));
                     } catch (IOException e) {
                         throw new IllegalArgumentException("not valid JSON");
                     }
@@ -85,5 +89,15 @@ public final class Jsonl {
         JsonNode p = n.get(parent);
         if (p != null && p.isObject() && p.has(field)) return string(p, field);
         throw new IllegalArgumentException("missing string field '" + field + "' (or '" + parent + "." + field + "')");
+    }
+
+    /** At most 200 characters of a message, control characters escaped (it may quote the line). */
+    private static String clip(String m) {
+        StringBuilder b = new StringBuilder();
+        for (char c : (m.length() > 200 ? m.substring(0, 200) + "…" : m).toCharArray()) {
+            if (c < 0x20 || c == 0x7f) b.append(String.format("\\u%04x", (int) c));
+            else b.append(c);
+        }
+        return b.toString();
     }
 }

@@ -4,7 +4,6 @@ import cola.backend.Backend;
 import cola.tensor.DType;
 import cola.tensor.Tensor;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -65,7 +64,7 @@ public final class HfWeights implements AutoCloseable {
     private void openSharded(Path index) throws IOException {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(index.toFile());
+            root = cola.json.StrictJson.MAPPER.readTree(index.toFile());
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new IOException(index + ": not valid JSON: " + e.getOriginalMessage(), e);
         }

@@ -74,7 +74,7 @@ public final class PeftAdapter {
         if (!Files.exists(f)) throw new NoSuchFileException(f + " (a PEFT adapter folder needs adapter_config.json)");
         JsonNode n;
         try {
-            n = new ObjectMapper().readTree(f.toFile());
+            n = cola.json.StrictJson.MAPPER.readTree(f.toFile());
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new IOException(f + ": not valid JSON: " + e.getOriginalMessage(), e);
         }

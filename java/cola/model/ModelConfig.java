@@ -1,7 +1,6 @@
 package cola.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -52,7 +51,7 @@ public sealed interface ModelConfig permits OptConfig, LlamaConfig, Gpt2Config, 
         if (!Files.exists(file)) throw new NoSuchFileException(file + " (a Hugging Face model folder needs config.json)");
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(file.toFile());
+            root = cola.json.StrictJson.MAPPER.readTree(file.toFile());
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new IOException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
         }

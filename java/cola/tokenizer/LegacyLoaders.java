@@ -1,7 +1,6 @@
 package cola.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,7 +17,7 @@ final class LegacyLoaders {
     static Tokenizer gpt2(Path vocabJson, Path mergesTxt) throws IOException {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(Files.readAllBytes(vocabJson));
+            root = cola.json.StrictJson.MAPPER.readTree(Files.readAllBytes(vocabJson));
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new TokenizerFormatException(vocabJson + ": malformed JSON: " + e.getOriginalMessage(), e);
         }

@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
 
 /** Reads Hugging Face's {@code tokenizer.json}; every problem is a {@link TokenizerFormatException} naming file and field. */
 final class TokenizerJson {
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final ObjectMapper MAPPER = cola.json.StrictJson.MAPPER;
 
     private final String where;
 

@@ -10,7 +10,6 @@ import cola.tensor.Arena;
 import cola.tensor.DType;
 import cola.tensor.Tensor;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -36,7 +35,7 @@ public final class Probe {
         if (!Files.exists(file)) throw new NoSuchFileException(file.toString());
         JsonNode n;
         try {
-            n = new ObjectMapper().readTree(file.toFile());
+            n = cola.json.StrictJson.MAPPER.readTree(file.toFile());
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new IOException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
         }
