@@ -98,6 +98,10 @@ __global__ void __launch_bounds__(128) attn_fwd(float* out, float* lse, const fl
                 for (int64_t dd = 0; dd < D; dd++) acc = fmaf(qr[dd], kr[dd], acc);
                 s = acc * d.scale;
             }
+            if (__any_sync(0xffffffffu, isnan(s)) || isnan(l[rr])) {  // NaN in, NaN out (== the CPU)
+                m[rr] = l[rr] = __int_as_float(0x7fc00000);
+                continue;
+            }
             const float mt = warp_max(s);
             const float mn = fmaxf(m[rr], mt);
             if (mn == -INFINITY) continue;  // nothing visible yet (warp-uniform)
@@ -122,14 +126,16 @@ __global__ void __launch_bounds__(128) attn_fwd(float* out, float* lse, const fl
     for (int rr = 0; rr < kRPW; rr++) {
         const int64_t i = q0 + w * kRPW + rr;
         if (i >= d.T) continue;
-        const bool any = l[rr] > 0.0f;
-        const float inv = any ? 1.0f / l[rr] : 0.0f;
+        const bool nanrow = isnan(l[rr]), any = l[rr] > 0.0f;  // NaN row: NaN out and lse, never "no key"
+        const float inv = any ? 1.0f / l[rr] : 0.0f, qnan = __int_as_float(0x7fc00000);
 #pragma unroll
         for (int c = 0; c < DC; c++) {
             const int64_t dd = lane + 32 * c;
-            if (dd < D) out[((b * d.T + i) * d.Hq + h) * D + dd] = any ? o[rr][c] * inv : 0.0f;
+            if (dd < D) out[((b * d.T + i) * d.Hq + h) * D + dd] = nanrow ? qnan : any ? o[rr][c] * inv : 0.0f;
         }
-        if (lane == 0) lse[(b * d.Hq + h) * d.T + i] = any ? (float)((double)m[rr] + log((double)l[rr])) : -INFINITY;
+        if (lane == 0) {
+            lse[(b * d.Hq + h) * d.T + i] = nanrow ? qnan : any ? (float)((double)m[rr] + log((double)l[rr])) : -INFINITY;
+        }
     }
 }
 

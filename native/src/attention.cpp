@@ -10,7 +10,8 @@
 //   s_ij = scale·q_i·k_j;  m_i = max_j s_ij;  lse_i = m_i + log Σ_j exp(s_ij - m_i);  p_ij = exp(s_ij - lse_i);
 //   out_i = Σ_j p_ij·v_j.
 //   V(i) empty (fully padded sequence, or causal row whose only keys are padding): out_i = 0, lse_i = -inf, and the
-//   row contributes no gradient. No NaN is produced for such rows (exp is never taken of s - (-inf)).
+//   row contributes no gradient. No NaN is produced for such rows (exp is never taken of s - (-inf)). A NaN among a
+//   row's visible scores makes the row's probabilities, out_i and lse_i NaN (propagated, never masked as "no key").
 //
 // Backward (dq, dk, dv ACCUMULATE), with P recomputed as exp(S - lse):
 //   dV += Pᵀ·dO;  dP = dO·Vᵀ;  D_i = Σ_d dO_id·O_id (= Σ_j p_ij·dp_ij);  dS = P ⊙ (dP - D);
@@ -65,15 +66,25 @@ COLA_DISPATCH void softmax_block(float* S, float* lse, int64_t rows, int64_t n, 
         const int64_t jstart = window > 0 ? std::min(jend, std::max<int64_t>(0, i - window + 1)) : 0;
         for (int64_t j = 0; j < jstart; j++) s[j] = ninf;
         float m = ninf;
+        int nan = 0;  // a NaN score must poison the row: the max below never selects one, so it is tracked apart
         if (mask) {
-#pragma omp simd reduction(max : m)
+#pragma omp simd reduction(max : m) reduction(| : nan)
             for (int64_t j = 0; j < jend; j++) {
                 float x = mask[j] ? s[j] : ninf;
+                nan |= x != x;
                 m = m > x ? m : x;  // not std::max: GCC does not vectorise that reduction
             }
         } else {
-#pragma omp simd reduction(max : m)
-            for (int64_t j = 0; j < jend; j++) m = m > s[j] ? m : s[j];
+#pragma omp simd reduction(max : m) reduction(| : nan)
+            for (int64_t j = 0; j < jend; j++) {
+                nan |= s[j] != s[j];
+                m = m > s[j] ? m : s[j];
+            }
+        }
+        if (nan) {  // NaN in, NaN out (probabilities and lse): never a silently zeroed or finite-looking row
+            std::fill(s, s + n, std::numeric_limits<float>::quiet_NaN());
+            lse[r] = std::numeric_limits<float>::quiet_NaN();
+            continue;
         }
         if (m == ninf) {  // no visible key
             std::fill(s, s + n, 0.0f);

@@ -59,6 +59,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda, cuda:N or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--allow-nonfinite", description = "Load weights that hold NaN or Inf (refused by default, naming the tensor and element).")
+    boolean allowNonFinite;
+
     @Option(names = "--dtype", defaultValue = "auto", description = "Frozen weights: auto (bf16 for a bf16/f16 checkpoint on a device with bf16 units, else f32), bf16 or f32 (default: ${DEFAULT-VALUE}).")
     String dtype;
 
@@ -81,7 +84,7 @@ final class EvalCommand implements Callable<Integer> {
         }
         Precision.Resolved precision = Precision.resolve(Precision.Choice.parse(dtype), model, be);
         System.out.println(precision.reason());
-        try (Transformer m = Transformer.load(model, be, precision.dtype())) {
+        try (Transformer m = Transformer.load(model, be, precision.dtype(), allowNonFinite)) {
             List<LoraAdapter> attached = List.of();
             if (adapter != null) {
                 PeftAdapter.Config pc = PeftAdapter.readConfig(adapter);

@@ -189,6 +189,9 @@ class TrainCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "auto", description = "Frozen weights: auto (bf16 when the checkpoint is bf16/f16 and the device has bf16 units — AMX, AVX512_BF16, tensor cores — else f32), bf16 (kept as stored; bf16 GEMMs, fp32 accumulation; adapters, heads and AdamW stay fp32) or f32 (every weight widened: the exact reference). bf16 full fine-tuning keeps an fp32 master of every weight, the bf16 copy refreshed after each step (default: ${DEFAULT-VALUE}).")
     String dtype;
 
+    @Option(names = "--allow-nonfinite", description = "Load weights that hold NaN or Inf (refused by default, naming the tensor and element).")
+    boolean allowNonFinite;
+
     @Option(names = "--recompute", defaultValue = "auto", description = "Activation recompute (per-block gradient checkpointing: one more forward per step, one block's activations instead of all): auto (on when the estimated activations exceed 80% of the memory available), on or off (default: ${DEFAULT-VALUE}).")
     String recompute;
 
@@ -251,7 +254,7 @@ class TrainCommand implements Callable<Integer> {
                         r.full() ? fullLr : lr, warmup, maxGradNorm, new AdamWConfig(0f, beta1, beta2, eps, weightDecay), lora,
                         chain, r.links() > 1 && knotEpochs != null ? knotEpochs : List.of(), rounding(), bestOnDev, s,
                         r.full() ? null : checkpoint(runDir, tag), export ? runDir.resolve("export").resolve(tag) : null,
-                        maxBadSteps, precision.dtype(), recomputeChoice);
+                        maxBadSteps, precision.dtype(), recomputeChoice, allowNonFinite);
                 FineTuneJob.Result res = FineTuneJob.run(be, cfg, t, System.out::println);
                 String curve = r.label() + (r.links() > 1 ? " (M=" + r.links() + ")" : "");
                 if (si == 0) {

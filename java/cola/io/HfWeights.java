@@ -27,6 +27,7 @@ import java.util.TreeSet;
  */
 public final class HfWeights implements AutoCloseable {
     private final Path folder;
+    private boolean allowNonFinite;
     private final Map<String, SafetensorsFile> byName = new LinkedHashMap<>();
     private final List<SafetensorsFile> files = new ArrayList<>();
     private final Set<String> used = new LinkedHashSet<>();
@@ -35,7 +36,16 @@ public final class HfWeights implements AutoCloseable {
     }
 
     public static HfWeights open(Path folder) throws IOException {
+        return open(folder, false);
+    }
+
+    /**
+     * @param allowNonFinite load tensors holding NaN or infinity (the rare user who wants them); by default such a tensor
+     *                       is an error naming it and its first bad element
+     */
+    public static HfWeights open(Path folder, boolean allowNonFinite) throws IOException {
         HfWeights w = new HfWeights(folder);
+        w.allowNonFinite = allowNonFinite;
         try {
             Path single = folder.resolve("model.safetensors");
             Path index = folder.resolve("model.safetensors.index.json");
@@ -160,7 +170,7 @@ public final class HfWeights implements AutoCloseable {
                     + " but the config implies " + Arrays.toString(expectedShape));
         }
         used.add(full);
-        Tensor raw = f.load(full);
+        Tensor raw = checked(f, full, f.load(full));
         if (raw.dtype() == DType.F32) return be.adopt(raw);
         if (raw.dtype() != DType.BF16 && raw.dtype() != DType.F16) {
             raw.close();
@@ -184,11 +194,27 @@ public final class HfWeights implements AutoCloseable {
         if (full != null && byName.get(full).entry(full).dtype().equals("BF16")
                 && Arrays.equals(byName.get(full).entry(full).shape(), expectedShape)) {
             used.add(full);
-            return be.adopt(byName.get(full).load(full));
+            SafetensorsFile f = byName.get(full);
+            return be.adopt(checked(f, full, f.load(full)));
         }
         try (Tensor f32 = loadF32(be, name, prefixes, expectedShape)) {  // the missing/shape errors come from here
             return be.converted(f32, DType.BF16);
         }
+    }
+
+    /**
+     * A freshly read host tensor, unless it holds a NaN or infinity: then it is closed and the error names the file,
+     * the tensor and its first bad element (a non-finite weight would otherwise silently disable a head or poison
+     * every step). {@code allowNonFinite} lets it through.
+     */
+    private Tensor checked(SafetensorsFile f, String name, Tensor raw) throws IOException {
+        if (allowNonFinite) return raw;
+        long bad = raw.firstNonFinite();
+        if (bad < 0) return raw;
+        String shape = Arrays.toString(raw.shape());
+        raw.close();
+        throw new IOException(f.path() + ": tensor '" + name + "' " + shape + " holds a non-finite value (NaN or Inf) at"
+                + " element " + bad + "; cola refuses non-finite weights (--allow-nonfinite loads them anyway)");
     }
 
     /** Throws if the folder holds tensors the model never loaded (ignoring names matched by {@code ignorable}). */

@@ -89,8 +89,13 @@ public final class Transformer implements AutoCloseable {
      * once). Norms, biases, adapters, heads that train and optimiser state stay f32 either way.
      */
     public static Transformer load(Path folder, Backend be, DType matrices) throws IOException {
+        return load(folder, be, matrices, false);
+    }
+
+    /** The same; {@code allowNonFinite} loads weights holding NaN or infinity instead of refusing them. */
+    public static Transformer load(Path folder, Backend be, DType matrices, boolean allowNonFinite) throws IOException {
         ModelConfig config = ModelConfig.read(folder);
-        try (HfWeights w = HfWeights.open(folder)) {
+        try (HfWeights w = HfWeights.open(folder, allowNonFinite)) {
             return ModelLoader.build(config, w, be, matrices);
         }
     }

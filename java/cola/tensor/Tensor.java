@@ -272,6 +272,36 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /**
+     * The index of the first NaN or infinity of a floating tensor (f32, bf16, f16: by their exponent bits, so a pass at
+     * memory speed without widening), or -1 when every element is finite (and for integer tensors). On a device it
+     * scans a host copy.
+     */
+    public long firstNonFinite() {
+        if (!dtype.isFloating()) return -1;
+        if (!isHost()) {
+            try (Tensor h = downloaded()) {
+                return h.firstNonFinite();
+            }
+        }
+        long[] found = {-1};
+        NativeMemory.forEachChunk(address(), numel, dtype.bytes, (buf, first, count) -> {
+            if (found[0] >= 0) return;
+            for (int i = 0; i < count; i++) {
+                boolean bad = switch (dtype) {
+                    case F32 -> (buf.getInt(4 * i) & 0x7f800000) == 0x7f800000;
+                    case BF16 -> (buf.getShort(2 * i) & 0x7f80) == 0x7f80;
+                    default -> (buf.getShort(2 * i) & 0x7c00) == 0x7c00;  // F16
+                };
+                if (bad) {
+                    found[0] = (long) first + i;
+                    return;
+                }
+            }
+        });
+        return found[0];
+    }
+
     /** Raw bytes [byteOffset, byteOffset + dst.remaining()) of this tensor into {@code dst}. */
     public void copyBytesTo(long byteOffset, java.nio.ByteBuffer dst) {
         int n = dst.remaining();

@@ -41,7 +41,7 @@ public final class FineTuneJob {
     public record Config(Path modelDir, int gradAccum, int epochs, LrSchedule.Kind schedule, double lr, int warmupSteps,
             double maxGradNorm, AdamWConfig adamw, LoraConfig lora, ChainConfig chain, List<Integer> knotEpochs,
             Rounding mergeRounding, boolean bestOnDev, long seed, Path checkpoint, Path exportDir, int maxBadSteps,
-            DType weights, Recompute recompute) {
+            DType weights, Recompute recompute, boolean allowNonFinite) {
         public Config {
             if (epochs < 1) throw new IllegalArgumentException("--epochs must be >= 1, got " + epochs);
             if (gradAccum < 1) throw new IllegalArgumentException("--grad-accum must be >= 1, got " + gradAccum);
@@ -59,7 +59,7 @@ public final class FineTuneJob {
                 double maxGradNorm, AdamWConfig adamw, LoraConfig lora, ChainConfig chain, List<Integer> knotEpochs,
                 Rounding mergeRounding, boolean bestOnDev, long seed, Path checkpoint, Path exportDir, int maxBadSteps) {
             this(modelDir, gradAccum, epochs, schedule, lr, warmupSteps, maxGradNorm, adamw, lora, chain, knotEpochs,
-                    mergeRounding, bestOnDev, seed, checkpoint, exportDir, maxBadSteps, DType.F32, Recompute.AUTO);
+                    mergeRounding, bestOnDev, seed, checkpoint, exportDir, maxBadSteps, DType.F32, Recompute.AUTO, false);
         }
     }
 
@@ -140,7 +140,7 @@ public final class FineTuneJob {
                     + " fill an optimiser step of " + cfg.gradAccum() + " and are skipped");
         }
         int steps = perEpoch * cfg.epochs();
-        try (Transformer m = Transformer.load(cfg.modelDir(), be, cfg.weights())) {
+        try (Transformer m = Transformer.load(cfg.modelDir(), be, cfg.weights(), cfg.allowNonFinite())) {
             task.prepare(m, cfg.seed());
             long rows = 0;  // the largest micro-batch of the first epoch, in tokens
             for (Trainer.Example ex : epochData.get(0)) rows = Math.max(rows, (long) ex.batch().batchSize() * ex.batch().seqLen());

@@ -197,4 +197,24 @@ class ModelLoadingTest {
         }
         assertEquals(srcTypes, outTypes);
     }
+
+    /** A NaN or Inf in a weight is an error naming the tensor and element, unless allowed (issue: reliability). */
+    @Test
+    void nonFiniteWeightsAreRefusedAtLoadUnlessAllowed() throws IOException {
+        Path dir = copyWith(ts -> {
+            Tensor t = ts.get("model.decoder.layers.0.self_attn.q_proj.weight");
+            float[] v = t.toFloatArray();
+            v[37] = Float.NaN;
+            t.copyFrom(v);
+        });
+        IOException e = assertThrows(IOException.class, () -> Transformer.load(dir, be).close());
+        assertTrue(e.getMessage().contains("'model.decoder.layers.0.self_attn.q_proj.weight'")
+                && e.getMessage().contains("non-finite value (NaN or Inf) at element 37")
+                && e.getMessage().contains("--allow-nonfinite"), e.getMessage());
+        e = assertThrows(IOException.class, () -> Transformer.load(dir, be, cola.tensor.DType.BF16).close());
+        assertTrue(e.getMessage().contains("element 37"), "the bf16 path checks too: " + e.getMessage());
+        try (Transformer m = Transformer.load(dir, be, cola.tensor.DType.F32, true)) {
+            assertTrue(Float.isNaN(m.linear("model.decoder.layers.0.self_attn.q_proj").weight.toFloatArray()[37]));
+        }
+    }
 }

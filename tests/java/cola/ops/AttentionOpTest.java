@@ -404,4 +404,22 @@ class AttentionOpTest {
             assertTrue(e.getMessage().contains("window must be >= 0, got -1"), e.getMessage());
         }
     }
+
+    /** A NaN score is never hidden as "no visible key": its row's output and lse are NaN (issue: reliability). */
+    @Test
+    void aNanScorePoisonsItsRowInsteadOfZeroingIt() {
+        try (OpTestSupport s = new OpTestSupport(13)) {
+            int b = 1, t = 6, h = 2, d = 8;
+            float[] q = s.randn(b * t * h * d), k = s.randn(b * t * h * d), v = s.randn(b * t * h * d);
+            q[((0 * t + 3) * h + 1) * d + 2] = Float.NaN;  // query row 3 of head 1: every score of that row is NaN
+            Tensor out = s.zeros(b, t, h, d), lse = s.zeros(b, h, t);
+            s.cpu.attentionForward(out, lse, s.f32(q, b, t, h, d), s.f32(k, b, t, h, d), s.f32(v, b, t, h, d), null, true,
+                    0.3f);
+            float[] o = out.toFloatArray(), l = lse.toFloatArray();
+            for (int x = 0; x < d; x++) assertTrue(Float.isNaN(o[((3) * h + 1) * d + x]), "out row 3, head 1 is NaN");
+            assertTrue(Float.isNaN(l[1 * t + 3]), "its lse is NaN");
+            for (int x = 0; x < d; x++) assertTrue(Float.isFinite(o[((3) * h + 0) * d + x]), "the other head is untouched");
+            assertTrue(Float.isFinite(l[3]) && Float.isFinite(l[1 * t + 2]), "other rows are finite");
+        }
+    }
 }
