@@ -247,6 +247,7 @@ public final class FineTuneJob {
                     Checkpoint.write(cfg.checkpoint(), m, chain, base + perEpoch, Map.of("history", JSON.writeValueAsString(h)));
                 }
             }
+            requireAFiniteStep(h.steps());
             int reported = h.epochs().size();
             if (cfg.bestOnDev() && h.bestEpoch() != reported) {
                 Checkpoint.restore(best, m, chain);
@@ -273,6 +274,25 @@ public final class FineTuneJob {
                     ranks[1], h.steps(), new Memory(trainer.arenaHighWater(), MemoryInfo.peakRssBytes(), m.activationRecompute()));
         } finally {
             if (best != null) Files.deleteIfExists(best);
+        }
+    }
+
+    /**
+     * A run in which every step was skipped as non-finite learned nothing: it fails here, before any test score or
+     * export could look like a result (--max-bad-steps only stops runs longer than its count of bad steps in a row).
+     */
+    static void requireAFiniteStep(List<Trainer.StepLog> steps) {
+        if (!steps.isEmpty() && steps.stream().allMatch(Trainer.StepLog::skipped)) {
+            throw new NonFiniteRunException("every one of the " + steps.size() + " steps had a non-finite loss or gradient"
+                    + " (NaN/Inf) and was skipped: nothing was learned and nothing is exported; check the learning rate,"
+                    + " the data and the weights (a NaN weight loaded with --allow-nonfinite poisons every step)");
+        }
+    }
+
+    /** See {@link #requireAFiniteStep}. */
+    public static final class NonFiniteRunException extends IllegalStateException {
+        NonFiniteRunException(String message) {
+            super(message);
         }
     }
 
@@ -377,6 +397,7 @@ public final class FineTuneJob {
                     }
                 }
             }
+            requireAFiniteStep(allSteps);
             int reported = epochs.size();
             if (cfg.bestOnDev() && bestEpoch != reported && snapshot != null) {
                 for (int i = 0; i < params.size(); i++) params.get(i).copyFrom(snapshot.get(i));
